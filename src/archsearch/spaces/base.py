@@ -1,0 +1,153 @@
+"""The search-space protocol: what every space provides to strategies and evaluators.
+
+A space is a list of categorical :class:`~archsearch.types.Decision` s plus the knowledge
+to print, parse, canonicalise and build the architectures they describe. Everything a
+strategy needs (sample, mutate, encode/decode) is defined here once in terms of the
+decisions; a concrete space supplies the string format, the key and ``build``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from archsearch.errors import InvalidArchitectureError
+from archsearch.types import Architecture, Decision
+
+__all__ = ["SearchSpace"]
+
+
+class SearchSpace(ABC):
+    """Base class of search spaces.
+
+    Subclasses set ``name``, implement :meth:`decisions`, :meth:`format`, :meth:`parse`
+    and :meth:`build`, and may override :meth:`canonical` to make isomorphic
+    architectures share a key.
+    """
+
+    name: str = ""
+
+    # --- what a subclass provides -------------------------------------------------
+    @abstractmethod
+    def decisions(self) -> tuple[Decision, ...]:
+        """The ordered categorical decisions that define an architecture."""
+
+    @abstractmethod
+    def format(self, values: tuple[str, ...]) -> str:
+        """The canonical string of the architecture with these decision values."""
+
+    @abstractmethod
+    def parse(self, text: str) -> Architecture:
+        """Parse the canonical string; raises InvalidArchitectureError naming the fault."""
+
+    @abstractmethod
+    def build(self, arch: Architecture, input_shape: Sequence[int], n_classes: int) -> nn.Module:
+        """A freshly initialised network for inputs of ``input_shape`` (C, H, W)."""
+
+    def config(self) -> dict[str, Any]:
+        """Settings that define the space (and so the identity of a search over it)."""
+        return {}
+
+    def canonical(self, values: tuple[str, ...]) -> str:
+        """A string equal for isomorphic architectures; defaults to the string itself."""
+        return self.format(values)
+
+    # --- shared machinery ---------------------------------------------------------
+    def from_values(self, values: Mapping[str, str] | Sequence[str]) -> Architecture:
+        """Build an architecture from decision values (by path or in order), validated."""
+        decisions = self.decisions()
+        if isinstance(values, Mapping):
+            missing = [d.path for d in decisions if d.path not in values]
+            extra = sorted(set(values) - {d.path for d in decisions})
+            if missing or extra:
+                bad = missing[0] if missing else extra[0]
+                what = "is missing" if missing else "is not a decision of this space"
+                raise InvalidArchitectureError(
+                    f"Decision {bad!r} {what} in the {self.name} space.", path=bad
+                )
+            values = [values[d.path] for d in decisions]
+        values = tuple(values)
+        if len(values) != len(decisions):
+            raise InvalidArchitectureError(
+                f"The {self.name} space has {len(decisions)} decisions; got {len(values)} values."
+            )
+        for decision, value in zip(decisions, values):
+            if value not in decision.choices:
+                raise InvalidArchitectureError(
+                    f"Decision {decision.path!r} got {value!r}; allowed: {list(decision.choices)}.",
+                    path=decision.path,
+                )
+        return self._make(values)
+
+    def _make(self, values: tuple[str, ...]) -> Architecture:
+        digest = hashlib.sha1(self.canonical(values).encode()).hexdigest()[:16]
+        return Architecture(self.name, values, self.format(values), digest)
+
+    def validate(self, arch: Architecture) -> None:
+        """Raise InvalidArchitectureError unless ``arch`` belongs to this space."""
+        if arch.space != self.name:
+            raise InvalidArchitectureError(
+                f"Architecture of space {arch.space!r} given to the {self.name!r} space."
+            )
+        self.from_values(arch.values)
+
+    def key(self, arch: Architecture) -> str:
+        """The deduplication key: equal for isomorphic architectures."""
+        return arch.key
+
+    def sample(self, rng: np.random.Generator) -> Architecture:
+        """A uniformly random architecture."""
+        return self.decode([int(rng.integers(len(d.choices))) for d in self.decisions()])
+
+    def mutate(self, arch: Architecture, rng: np.random.Generator) -> Architecture:
+        """A copy of ``arch`` with one decision changed to another value (input untouched)."""
+        decisions = self.decisions()
+        mutable = [i for i, d in enumerate(decisions) if len(d.choices) > 1]
+        i = mutable[int(rng.integers(len(mutable)))]
+        current = decisions[i].index(arch.values[i])
+        other = (current + 1 + int(rng.integers(len(decisions[i].choices) - 1))) % len(
+            decisions[i].choices
+        )
+        values = list(arch.values)
+        values[i] = decisions[i].choices[other]
+        return self._make(tuple(values))
+
+    def encode(self, arch: Architecture) -> np.ndarray:
+        """Choice indices, one per decision, in order."""
+        return np.array(
+            [d.index(v) for d, v in zip(self.decisions(), arch.values)], dtype=np.int64
+        )
+
+    def decode(self, indices: Sequence[int] | np.ndarray) -> Architecture:
+        """The architecture with these choice indices (inverse of :meth:`encode`)."""
+        decisions = self.decisions()
+        if len(indices) != len(decisions):
+            raise InvalidArchitectureError(
+                f"The {self.name} space has {len(decisions)} decisions; got {len(indices)} indices."
+            )
+        values = []
+        for d, i in zip(decisions, indices):
+            if not 0 <= int(i) < len(d.choices):
+                raise InvalidArchitectureError(
+                    f"Decision {d.path!r} has {len(d.choices)} choices; got index {int(i)}.",
+                    path=d.path,
+                )
+            values.append(d.choices[int(i)])
+        return self._make(tuple(values))
+
+    @property
+    def size(self) -> int:
+        """The number of distinct decision vectors (isomorphic ones counted apart)."""
+        n = 1
+        for d in self.decisions():
+            n *= len(d.choices)
+        return n
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
