@@ -1,2 +1,41 @@
-"""archsearch: neural architecture search on PyTorch."""
+"""archsearch: neural architecture search on PyTorch.
+
+A search has three parts: a search space (what can be built), a strategy (how the next
+architecture is chosen) and an evaluator (how it is scored). An :class:`Experiment` runs
+the loop and records every trial in an SQLite store, from which it can resume.
+"""
+
+from archsearch.data import Task, list_datasets, load_task
+from archsearch.errors import (
+    ArchSearchError,
+    CheckpointError,
+    DatasetError,
+    ExperimentExistsError,
+    FingerprintMismatchError,
+    IncompatibleError,
+    InvalidArchitectureError,
+    InvalidParameterError,
+    StoreError,
+    TrialFailed,
+    TrialPruned,
+    UnknownNameError,
+)
+from archsearch.evaluators import Evaluator, PartialTraining, TrialContext
+from archsearch.experiment import Experiment
+from archsearch.spaces import SearchSpace, create_space, list_spaces
+from archsearch.storage import SQLiteStore
+from archsearch.strategies import Strategy, create_strategy, list_strategies
+from archsearch.training import TrainConfig
+from archsearch.types import Architecture, Decision, FrozenTrial, Objective, TrialState
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "Architecture", "ArchSearchError", "CheckpointError", "DatasetError", "Decision",
+    "Evaluator", "Experiment", "ExperimentExistsError", "FingerprintMismatchError",
+    "FrozenTrial", "IncompatibleError", "InvalidArchitectureError", "InvalidParameterError",
+    "Objective", "PartialTraining", "SQLiteStore", "SearchSpace", "StoreError", "Strategy",
+    "Task", "TrainConfig", "TrialContext", "TrialFailed", "TrialPruned", "TrialState",
+    "UnknownNameError", "create_space", "create_strategy", "list_datasets", "list_spaces",
+    "list_strategies", "load_task", "__version__",
+]

@@ -7,10 +7,11 @@ builds by name with keyword arguments, ``names`` lists names matching a shell pa
 from __future__ import annotations
 
 import fnmatch
+import inspect
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from archsearch.errors import unknown_name
+from archsearch.errors import InvalidParameterError, unknown_name
 
 T = TypeVar("T")
 
@@ -50,8 +51,13 @@ class Registry(Generic[T]):
             raise unknown_name(self.kind, name, self._factories, self.hint) from None
 
     def create(self, name: str, **kwargs: Any) -> T:
-        """Build the component registered as ``name``."""
-        return self.get(name)(**kwargs)
+        """Build the component registered as ``name``; unknown keyword arguments are refused."""
+        factory = self.get(name)
+        try:
+            inspect.signature(factory).bind(**kwargs)
+        except TypeError as err:
+            raise InvalidParameterError(f"Cannot create {self.kind} {name!r}: {err}.") from None
+        return factory(**kwargs)
 
     def names(self, pattern: str = "*") -> list[str]:
         """Sorted registered names matching the shell-style ``pattern``."""

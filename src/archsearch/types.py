@@ -68,6 +68,13 @@ class Objective:
         """Whether value ``a`` is strictly better than ``b``."""
         return a > b if self.direction == "maximize" else a < b
 
+    def score(self, values: Mapping[str, float]) -> float | None:
+        """The value to maximise for these metrics, or None if the metric is missing or NaN."""
+        value = values.get(self.name)
+        if value is None or math.isnan(value):
+            return None
+        return float(value) if self.direction == "maximize" else -float(value)
+
     def sort_value(self, value: float | None) -> float:
         """A number that sorts best-first in ascending order; missing values sort last."""
         if value is None or math.isnan(value):

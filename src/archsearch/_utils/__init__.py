@@ -1,1 +1,1 @@
-"""archsearch._utils."""
+"""Private helpers."""

@@ -1,1 +1,1 @@
-"""archsearch.cli."""
+"""The archsearch command line: thin layers over the library."""

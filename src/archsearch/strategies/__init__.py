@@ -1,1 +1,25 @@
-"""archsearch.strategies."""
+"""Search strategies: how the next architecture is chosen."""
+
+from typing import Any
+
+from archsearch.registry import Registry
+from archsearch.strategies.base import Strategy
+from archsearch.strategies.evolution import RegularizedEvolution
+from archsearch.strategies.random import RandomSearch
+
+__all__ = ["Strategy", "RandomSearch", "RegularizedEvolution", "STRATEGIES",
+           "create_strategy", "list_strategies"]
+
+STRATEGIES: Registry[Strategy] = Registry("strategy", "archsearch.list_strategies()")
+STRATEGIES.register("random")(RandomSearch)
+STRATEGIES.register("evolution")(RegularizedEvolution)
+
+
+def create_strategy(name: str, **kwargs: Any) -> Strategy:
+    """Build a registered strategy by name (``"random"``, ``"evolution"``, ...)."""
+    return STRATEGIES.create(name, **kwargs)
+
+
+def list_strategies(pattern: str = "*") -> list[str]:
+    """Registered strategy names matching a shell pattern."""
+    return STRATEGIES.names(pattern)

@@ -1,1 +1,12 @@
-"""archsearch.testing."""
+"""Contract checks any search space or strategy must pass; usable from a user's tests.
+
+Example:
+    >>> import archsearch
+    >>> from archsearch.testing import check_space
+    >>> check_space(archsearch.create_space("nb201", channels=4, cells_per_stage=1))
+"""
+
+from archsearch.testing.contracts import check_space, check_strategy
+from archsearch.testing.toy import MatchTarget
+
+__all__ = ["check_space", "check_strategy", "MatchTarget"]

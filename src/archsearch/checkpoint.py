@@ -1,0 +1,69 @@
+"""Checkpoints that load with ``torch.load(..., weights_only=True)``.
+
+A checkpoint holds the weights and everything needed to rebuild the network: the space
+and its settings, the architecture string, the input shape, the classes and the
+normalisation. Nothing in it is pickled code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from archsearch.data.task import Task
+from archsearch.errors import CheckpointError
+from archsearch.spaces.base import SearchSpace
+from archsearch.types import Architecture
+
+__all__ = ["save_checkpoint", "load_checkpoint", "load_model", "FORMAT"]
+
+FORMAT = "archsearch.checkpoint/1"
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, space: SearchSpace, arch: Architecture,
+                    task: Task) -> None:
+    """Save weights and the recipe to rebuild the model."""
+    info = task.info
+    payload = {
+        "format": FORMAT, "space": space.name, "space_config": space.config(), "arch": str(arch),
+        "input_shape": list(task.input_shape), "n_classes": task.n_classes,
+        "mean": [float(v) for v in info.get("mean", [])],
+        "std": [float(v) for v in info.get("std", [])],
+        "state_dict": model.state_dict(),
+    }
+    tmp = Path(str(path) + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint safely (``weights_only=True``); one-line errors for bad files."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"No checkpoint at {path}.") from None
+    except Exception as err:  # noqa: BLE001 - any unreadable file is reported the same way
+        reason = " ".join(str(err).split())[:200]
+        raise CheckpointError(f"Cannot read checkpoint {path}: {reason}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an archsearch checkpoint ({FORMAT}).")
+    return payload
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, Architecture]:
+    """Rebuild the network of a checkpoint and load its weights."""
+    from archsearch.spaces import create_space
+
+    payload = load_checkpoint(path)
+    space = create_space(payload["space"], **payload["space_config"])
+    arch = space.parse(payload["arch"])
+    model = space.build(arch, payload["input_shape"], payload["n_classes"])
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as err:
+        raise CheckpointError(f"Weights in {path} do not fit {arch}: "
+                              f"{' '.join(str(err).split())[:200]}") from None
+    return model, arch

@@ -1,0 +1,129 @@
+"""Argument groups and builders shared by the subcommands.
+
+Every option defaults to None on the parser so a subcommand can tell what the user
+typed from what it fills in; the real defaults live in ``DEFAULTS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from archsearch.data import Augment, Task, load_task
+from archsearch.errors import InvalidParameterError
+from archsearch.spaces import SearchSpace, create_space
+from archsearch.training import TrainConfig
+
+DEFAULTS: dict[str, Any] = {
+    "space": "nb201", "channels": 16, "cells": 5,
+    "dataset": "digits", "data_dir": None, "data_path": None, "val_fraction": 0.2,
+    "n_train": None, "seed": 0,
+    "epochs": 5, "batch_size": 64, "lr": 0.05, "weight_decay": 5e-4,
+    "crop_padding": 0, "cutout": 0, "hflip": False,
+    "device": "auto", "threads": None,
+}
+
+
+def add_space_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("search space")
+    group.add_argument("--space", help="search space name (default: nb201)")
+    group.add_argument("--channels", type=int, help="channels of the first stage (default: 16)")
+    group.add_argument("--cells", type=int, help="cells per stage (default: 5)")
+
+
+def add_data_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--dataset", help="digits, fashion-mnist, mnist, cifar10, npz, "
+                       "image-folder (default: digits)")
+    group.add_argument("--data-dir", help="folder holding the dataset files "
+                       "(default: $ARCHSEARCH_DATA_DIR or the dataset's usual place)")
+    group.add_argument("--data-path", help="the file or folder of an npz or image-folder dataset")
+    group.add_argument("--val-fraction", type=float, help="share of training data held out "
+                       "for validation (default: 0.2)")
+    group.add_argument("--n-train", type=int, help="train on a stratified subset of this size")
+    group.add_argument("--seed", type=int, help="seed of the split and of every trial (default: 0)")
+
+
+def add_train_args(parser: argparse.ArgumentParser, epochs_default: int) -> None:
+    group = parser.add_argument_group("training")
+    group.add_argument("--epochs", type=int, help=f"epochs of training (default: {epochs_default})")
+    group.add_argument("--batch-size", type=int, help="batch size (default: 64)")
+    group.add_argument("--lr", type=float, help="initial learning rate, cosine-annealed (default: 0.05)")
+    group.add_argument("--weight-decay", type=float, help="weight decay (default: 5e-4)")
+    group.add_argument("--crop-padding", type=int, help="random crop with this padding (0: off)")
+    group.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
+                       help="random horizontal flips (only where the dataset suits them)")
+    group.add_argument("--cutout", type=int, help="cutout square size (0: off)")
+    group.add_argument("--device", help="auto, cpu, cuda, cuda:1, ... (default: auto)")
+    group.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+
+
+def resolve(args: argparse.Namespace, stored: dict[str, Any] | None = None,
+            defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Settings: what the user typed, else what was stored, else the defaults."""
+    merged = dict(DEFAULTS, **(defaults or {}))
+    merged.update(stored or {})
+    merged.update({k: v for k, v in vars(args).items() if v is not None and k in merged})
+    return merged
+
+
+def build_space(cfg: dict[str, Any]) -> SearchSpace:
+    return create_space(cfg["space"], channels=cfg["channels"], cells_per_stage=cfg["cells"])
+
+
+def build_task(cfg: dict[str, Any]) -> Task:
+    return load_task(cfg["dataset"], data_dir=cfg["data_dir"], path=cfg["data_path"],
+                     val_fraction=cfg["val_fraction"], seed=cfg["seed"], n_train=cfg["n_train"])
+
+
+def build_train(cfg: dict[str, Any]) -> TrainConfig:
+    return TrainConfig(n_epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
+                       weight_decay=cfg["weight_decay"])
+
+
+def build_augment(cfg: dict[str, Any], task: Task) -> Augment:
+    return Augment(crop_padding=cfg["crop_padding"], hflip=bool(cfg["hflip"] and task.hflip),
+                   cutout=cfg["cutout"])
+
+
+def set_threads(cfg: dict[str, Any]) -> None:
+    threads = cfg.get("threads")
+    if threads is not None:
+        if threads < 1:
+            raise InvalidParameterError(f"--threads must be an int >= 1. Got {threads} instead.")
+        torch.set_num_threads(threads)
+
+
+def parse_shape(text: str) -> tuple[int, int, int]:
+    """``"3x32x32"`` -> (3, 32, 32)."""
+    parts = text.lower().split("x")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise InvalidParameterError(
+            f"--input must look like CxHxW with positive integers (e.g. 3x32x32). Got {text!r}.")
+    c, h, w = (int(p) for p in parts)
+    return c, h, w
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    """Read a JSON object written by archsearch, with a one-line error if it is unusable."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InvalidParameterError(f"No {what} at {path}.") from None
+    except (OSError, ValueError) as err:
+        raise InvalidParameterError(f"Cannot read {what} {path}: {err}.") from None
+    if not isinstance(data, dict):
+        raise InvalidParameterError(f"Cannot read {what} {path}: not a JSON object.")
+    return data
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (a crash never leaves half a file)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)

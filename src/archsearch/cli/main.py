@@ -1,0 +1,56 @@
+"""The ``archsearch`` command: one line of error and a hint, tracebacks only with --debug."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from archsearch import __version__
+from archsearch.cli import describe, search, show, train
+from archsearch.errors import ArchSearchError
+
+__all__ = ["main", "build_parser"]
+
+_COMMANDS = (search, show, train, describe)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="archsearch", description="Neural architecture search on PyTorch.")
+    parser.add_argument("--version", action="version", version=f"archsearch {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in _COMMANDS:
+        module.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 error, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("archsearch: interrupted; finished trials are saved (resume with --resume).",
+              file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - the CLI turns every error into one line
+        if args.debug:
+            traceback.print_exc()
+        print(f"archsearch: error: {_one_line(err)}", file=sys.stderr)
+        if not args.debug:
+            print("hint: run with --debug for the full traceback.", file=sys.stderr)
+        return 1
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err) if isinstance(err, ArchSearchError) else f"{type(err).__name__}: {err}"
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""``archsearch train``: train one architecture to the end and measure it on the test split."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from archsearch.checkpoint import save_checkpoint
+from archsearch.cli import _common
+from archsearch.cli.search import BEST, CONFIG
+from archsearch.errors import InvalidParameterError
+from archsearch.evaluators.cost import count_params
+from archsearch.training import evaluate_model, resolve_device, train_model
+from archsearch._utils.seeding import torch_generator
+
+TRAIN_DEFAULTS = {"epochs": 20, "crop_padding": None, "hflip": True, "out": None}
+
+
+def add_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "train", help="train an architecture to the end",
+        description="Train one architecture on training + validation data and report its test "
+        "accuracy. Give --space/--arch, or --run-dir to train the best of a search.")
+    p.add_argument("--arch", help="the architecture string")
+    p.add_argument("--run-dir", help="train the best architecture of this search run")
+    p.add_argument("--out", help="output folder for model.pt and metrics.json "
+                   "(default: RUN_DIR/final, else runs/train)")
+    _common.add_space_args(p)
+    _common.add_data_args(p)
+    _common.add_train_args(p, epochs_default=20)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    stored, arch_text = _from_run_dir(args)
+    cfg = _common.resolve(args, stored, TRAIN_DEFAULTS)
+    _common.set_threads(cfg)
+    if arch_text is None:
+        raise InvalidParameterError("Give the architecture with --arch (and --space), "
+                                    "or --run-dir to train the best of a search.")
+    space = _common.build_space(cfg)
+    arch = space.parse(arch_text)
+    task = _common.build_task(cfg)
+    if cfg["crop_padding"] is None:  # the usual: pad by an eighth of the side
+        cfg["crop_padding"] = max(1, task.input_shape[1] // 8)
+    train_cfg = _common.build_train(cfg)
+    train_cfg.check()
+    augment = _common.build_augment(cfg, task)
+    out = Path(cfg["out"] or (Path(args.run_dir) / "final" if args.run_dir else "runs/train"))
+    out.mkdir(parents=True, exist_ok=True)
+
+    device = resolve_device(cfg["device"])
+    torch.manual_seed(cfg["seed"])
+    model = space.build(arch, task.input_shape, task.n_classes).to(device)
+    x, y = (t.to(device) for t in task.train_and_val())
+    print(f"training {arch} ({count_params(model)} parameters) on {task.name}: "
+          f"{len(y)} examples, {train_cfg.n_epochs} epochs, {augment}", file=sys.stderr)
+    start = time.perf_counter()
+
+    def on_epoch(epoch: int, loss: float) -> None:
+        print(f"  epoch {epoch:3d}/{train_cfg.n_epochs}  loss {loss:.4f}  "
+              f"[{time.perf_counter() - start:.0f}s]", file=sys.stderr)
+
+    train_model(model, x, y, train_cfg, generator=torch_generator(cfg["seed"]),
+                augment=None if augment.is_identity else augment, on_epoch=on_epoch)
+    seconds = time.perf_counter() - start
+    test_loss, test_acc = evaluate_model(model, task.x_test.to(device), task.y_test.to(device))
+    metrics = {"test_accuracy": test_acc, "test_loss": test_loss, "train_seconds": seconds,
+               "params": count_params(model), "epochs": train_cfg.n_epochs}
+    save_checkpoint(out / "model.pt", model, space, arch, task)
+    _common.write_json(out / "metrics.json", {"arch": str(arch), "dataset": task.name, **metrics,
+                                               "settings": cfg})
+    print(f"test accuracy {test_acc:.4f} ({len(task.y_test)} test examples) after "
+          f"{seconds:.0f}s of training; saved {out / 'model.pt'}")
+    return 0
+
+
+def _from_run_dir(args: argparse.Namespace) -> tuple[dict[str, Any] | None, str | None]:
+    if not args.run_dir:
+        return None, args.arch
+    run_dir = Path(args.run_dir)
+    config = _common.read_json(run_dir / CONFIG, "run configuration")
+    best = _common.read_json(run_dir / BEST, "best architecture (finish the search first)")
+    keep = ("space", "channels", "cells", "dataset", "data_dir", "data_path", "val_fraction",
+            "seed", "device", "threads", "batch_size", "weight_decay")
+    return {k: config[k] for k in keep if k in config}, args.arch or best.get("arch")

@@ -1,0 +1,55 @@
+"""The evaluator protocol: score one architecture, reporting progress to its trial."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from archsearch.spaces.base import SearchSpace
+from archsearch.types import Architecture, Objective
+
+__all__ = ["Evaluator", "TrialContext"]
+
+
+@dataclass
+class TrialContext:
+    """What an evaluation knows of its trial.
+
+    Args:
+        number: the trial number within its experiment.
+        seed: the seed for this trial's randomness (derived from the experiment seed).
+        reporter: stores an intermediate value at once (e.g. accuracy after an epoch).
+    """
+
+    number: int
+    seed: int
+    reporter: Callable[[int, float], None] = field(default=lambda step, value: None)
+
+    def report(self, step: int, value: float) -> None:
+        """Record an intermediate value; it is stored immediately."""
+        self.reporter(step, value)
+
+    def should_prune(self) -> bool:
+        """Whether the search wants this trial stopped early (no pruner yet: never)."""
+        return False
+
+
+class Evaluator(ABC):
+    """Base class of evaluators. ``evaluate`` returns a dict of metrics."""
+
+    name: str = ""
+    objectives: tuple[Objective, ...] = ()
+
+    def setup(self, space: SearchSpace) -> None:
+        """Bind to a space and check it can be evaluated (fail before trial 0)."""
+        self.space = space
+
+    @abstractmethod
+    def evaluate(self, arch: Architecture, ctx: TrialContext) -> dict[str, float]:
+        """Score ``arch``; raise TrialFailed for a recorded failure."""
+
+    def config(self) -> dict[str, Any]:
+        """Settings that define the evaluation (part of an experiment's identity)."""
+        return {"name": self.name}

@@ -1,0 +1,93 @@
+"""Score an architecture by training it briefly and measuring it on held-out data."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import torch
+
+from archsearch.data.augment import Augment
+from archsearch.data.task import Task
+from archsearch.evaluators.base import Evaluator, TrialContext
+from archsearch.evaluators.cost import count_flops, count_params
+from archsearch.training import TrainConfig, evaluate_model, resolve_device, train_model
+from archsearch.types import Architecture, Objective
+from archsearch._utils.seeding import torch_generator
+
+__all__ = ["PartialTraining"]
+
+
+class PartialTraining(Evaluator):
+    """Train for a few epochs on the training split; score on the validation split.
+
+    Metrics: ``val_accuracy`` (fraction), ``val_loss``, ``train_loss``, ``params``,
+    ``flops`` (one forward at batch 1), ``train_seconds``. Deterministic under the trial
+    seed on the CPU. A loss that stops being finite fails the trial.
+
+    Args:
+        task: the data.
+        train: the training recipe (epochs, batch size, learning rate, ...).
+        augment: batch augmentation applied to training batches.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
+
+    Example:
+        >>> import archsearch
+        >>> from archsearch.data import load_task
+        >>> from archsearch.training import TrainConfig
+        >>> evaluator = PartialTraining(load_task("digits"), TrainConfig(n_epochs=1))
+        >>> evaluator.setup(archsearch.create_space("nb201", channels=4, cells_per_stage=1))
+        >>> arch = evaluator.space.parse("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|avg_pool_3x3~2|")
+        >>> 0.0 <= evaluator.evaluate(arch, archsearch.TrialContext(0, seed=0))["val_accuracy"] <= 1.0
+        True
+    """
+
+    name = "train"
+    objectives = (Objective("val_accuracy", "maximize"),)
+
+    def __init__(self, task: Task, train: TrainConfig | None = None,
+                 augment: Augment | None = None, device: str = "auto") -> None:
+        self.task = task
+        self.train = train or TrainConfig()
+        self.augment = augment or Augment()
+        self.device = device
+
+    def setup(self, space: Any) -> None:
+        self.train.check()
+        super().setup(space)
+        self._device = resolve_device(self.device)
+        self._data = [t.to(self._device) for t in (
+            self.task.x_train, self.task.y_train, self.task.x_val, self.task.y_val)]
+
+    def evaluate(self, arch: Architecture, ctx: TrialContext) -> dict[str, float]:
+        torch.manual_seed(ctx.seed)
+        x_train, y_train, x_val, y_val = self._data
+        model = self.space.build(arch, self.task.input_shape, self.task.n_classes).to(self._device)
+        metrics: dict[str, float] = {
+            "params": count_params(model),
+            "flops": count_flops(model, self.task.input_shape),
+        }
+
+        def on_epoch(epoch: int, loss: float) -> None:
+            metrics["val_loss"], metrics["val_accuracy"] = evaluate_model(model, x_val, y_val)
+            ctx.report(epoch, metrics["val_accuracy"])
+
+        start = time.perf_counter()
+        losses = train_model(
+            model, x_train, y_train, self.train, generator=torch_generator(ctx.seed),
+            augment=None if self.augment.is_identity else self.augment, on_epoch=on_epoch,
+        )
+        metrics["train_seconds"] = time.perf_counter() - start
+        metrics["train_loss"] = losses[-1]
+        return metrics
+
+    def config(self) -> dict[str, Any]:
+        task = self.task
+        return {
+            "name": self.name,
+            "task": {"name": task.name, "train": len(task.y_train), "val": len(task.y_val),
+                     "input_shape": list(task.input_shape), "n_classes": task.n_classes},
+            "train": self.train.to_dict(),
+            "augment": dataclasses.asdict(self.augment),
+        }

@@ -1,0 +1,241 @@
+"""The search loop: ask a strategy, evaluate, record in the store, tell the strategy.
+
+The store is the source of truth. A trial row is committed before evaluation and updated
+when it ends; whatever happens in between (an exception, Ctrl-C, SIGKILL) leaves a row
+that says so. Resuming replays finished trials into a fresh strategy and hands the
+architectures of interrupted trials out again, so nothing finished is lost or repeated.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from archsearch._utils.seeding import rng_for, torch_seed_for
+from archsearch._utils.validation import check_float, check_int
+from archsearch.errors import FingerprintMismatchError, InvalidParameterError, TrialFailed, TrialPruned
+from archsearch.evaluators.base import Evaluator, TrialContext
+from archsearch.spaces.base import SearchSpace
+from archsearch.storage import SQLiteStore, open_store
+from archsearch.strategies.base import Strategy
+from archsearch.types import Architecture, FrozenTrial, Objective, TrialState
+
+__all__ = ["Experiment"]
+
+Callback = Callable[["Experiment", FrozenTrial], None]
+_MAX_DUPLICATE_ASKS = 1000
+
+
+class Experiment:
+    """One search: a space, a strategy, an evaluator and the store that records it.
+
+    Create with :meth:`create`; run with :meth:`run`.
+
+    Example:
+        >>> import archsearch
+        >>> from archsearch.data import load_task
+        >>> from archsearch.training import TrainConfig
+        >>> exp = archsearch.Experiment.create(
+        ...     "doc", archsearch.create_space("nb201", channels=4, cells_per_stage=1),
+        ...     archsearch.create_strategy("random"),
+        ...     archsearch.PartialTraining(load_task("digits"), TrainConfig(n_epochs=1)),
+        ...     store=":memory:")
+        >>> exp.run(n_trials=2)
+        >>> len(exp.trials([archsearch.TrialState.COMPLETE]))
+        2
+    """
+
+    def __init__(self, name: str, space: SearchSpace, strategy: Strategy,
+                 evaluator: Evaluator, store: SQLiteStore, experiment_id: int, seed: int,
+                 objective: Objective) -> None:
+        self.name = name
+        self.space = space
+        self.strategy = strategy
+        self.evaluator = evaluator
+        self.store = store
+        self.experiment_id = experiment_id
+        self.seed = seed
+        self.objective = objective
+        self._pending: list[Architecture] = []
+        self._seen = {t.key for t in store.trials(experiment_id)
+                      if t.state is not TrialState.INTERRUPTED}
+
+    # --- creation and resume ------------------------------------------------------
+    @classmethod
+    def create(
+        cls, name: str, space: SearchSpace, strategy: Strategy, evaluator: Evaluator, *,
+        store: str | SQLiteStore = "runs.db", seed: int = 0,
+        if_exists: Literal["error", "resume"] = "error", objective: Objective | None = None,
+        extra_fingerprint: dict[str, Any] | None = None,
+    ) -> Experiment:
+        """Create an experiment, or resume the one of that name.
+
+        Args:
+            name: the experiment's name in the store.
+            space, strategy, evaluator: the three parts of the search.
+            store: a store or a path to an SQLite file (``":memory:"`` for none).
+            seed: the seed every trial's randomness derives from.
+            if_exists: ``"error"`` refuses an existing name; ``"resume"`` continues it,
+                provided its identity settings match.
+            objective: what the strategy maximises (default: the evaluator's first).
+            extra_fingerprint: further settings that define the run (e.g. the dataset).
+        """
+        check_int("Experiment", "seed", seed, 0)
+        if if_exists not in ("error", "resume"):
+            raise InvalidParameterError(
+                f"The 'if_exists' parameter of Experiment.create must be 'error' or 'resume'. "
+                f"Got {if_exists!r} instead.")
+        objective = objective or evaluator.objectives[0]
+        strategy.setup(space, objective, seed)
+        evaluator.setup(space)
+        db = open_store(store)
+        fingerprint = {
+            "space": {"name": space.name, **space.config()},
+            "strategy": strategy.config(), "evaluator": evaluator.config(),
+            "objective": {"name": objective.name, "direction": objective.direction},
+            "seed": seed, **(extra_fingerprint or {}),
+        }
+        found = db.find_experiment(name)
+        if found is None or if_exists == "error":
+            experiment_id = db.create_experiment(name, fingerprint)
+            return cls(name, space, strategy, evaluator, db, experiment_id, seed, objective)
+        experiment_id, stored = found
+        _check_same(name, _jsonable(stored), _jsonable(fingerprint))
+        exp = cls(name, space, strategy, evaluator, db, experiment_id, seed, objective)
+        exp._replay()
+        return exp
+
+    def _replay(self) -> None:
+        """Rebuild strategy state from the store; queue interrupted architectures."""
+        self.store.mark_interrupted(self.experiment_id)
+        trials = self.store.trials(self.experiment_id)
+        done = {t.key for t in trials if t.state.finished}
+        for trial in trials:
+            if trial.state.finished:
+                self.strategy.tell(trial)
+        queued: set[str] = set()
+        for trial in trials:
+            if trial.state is TrialState.INTERRUPTED and trial.key not in done | queued:
+                queued.add(trial.key)
+                self._pending.append(self.space.parse(trial.arch))
+
+    # --- the loop -----------------------------------------------------------------
+    def run(
+        self, n_trials: int | None = None, *, timeout: float | None = None,
+        catch: tuple[type[BaseException], ...] = (Exception,),
+        callbacks: Sequence[Callback] = (),
+    ) -> None:
+        """Run trials until ``n_trials`` have finished in total, or ``timeout`` seconds pass.
+
+        Args:
+            n_trials: the total number of finished trials wanted (earlier runs count).
+            timeout: wall-clock seconds for this call; a trial under way is completed.
+            catch: exceptions recorded as a failed trial; others are recorded, then raised.
+            callbacks: called with (experiment, trial) after each trial ends.
+        """
+        if n_trials is not None:
+            check_int("Experiment.run", "n_trials", n_trials, 1)
+        if timeout is not None:
+            check_float("Experiment.run", "timeout", timeout, 0.0, low_open=True)
+        start = time.monotonic()
+        while True:
+            if n_trials is not None and self.n_finished() >= n_trials:
+                return
+            if timeout is not None and time.monotonic() - start >= timeout:
+                return
+            trial = self._run_one(catch)
+            for callback in callbacks:
+                callback(self, trial)
+
+    def n_finished(self) -> int:
+        """How many trials have finished (complete, pruned or failed)."""
+        return sum(t.state.finished for t in self.store.trials(self.experiment_id))
+
+    def _ask(self) -> Architecture:
+        if self._pending:
+            return self._pending.pop(0)
+        seen = self._seen
+        rng = rng_for(self.seed, len(seen))
+        arch = self.strategy.ask(rng)
+        for _ in range(_MAX_DUPLICATE_ASKS):
+            if arch.key not in seen:
+                break
+            arch = self.strategy.ask(rng)
+        return arch  # the space is exhausted (or nearly): a repeat is allowed
+
+    def _run_one(self, catch: tuple[type[BaseException], ...]) -> FrozenTrial:
+        arch = self._ask()
+        trial = self.store.start_trial(self.experiment_id, arch)
+        self._seen.add(arch.key)
+        ctx = TrialContext(
+            trial.number, torch_seed_for(self.seed, trial.number),
+            reporter=lambda step, value: self.store.report(trial.id, step, value),
+        )
+        try:
+            values = self.evaluator.evaluate(arch, ctx)
+        except TrialPruned as err:
+            return self._finish(trial, TrialState.PRUNED, {}, str(err))
+        except TrialFailed as err:
+            return self._finish(trial, TrialState.FAILED, {}, str(err))
+        except (KeyboardInterrupt, SystemExit):
+            self.store.finish_trial(trial.id, TrialState.INTERRUPTED, None, "interrupted by the user")
+            raise
+        except BaseException as err:
+            self._finish(trial, TrialState.FAILED, {}, repr(err))
+            if not isinstance(err, catch):
+                raise
+            return self.store.trial(trial.id)
+        value = values.get(self.objective.name)
+        if value is None or not math.isfinite(value):
+            return self._finish(trial, TrialState.FAILED, values,
+                                f"objective {self.objective.name!r} is {value}")
+        return self._finish(trial, TrialState.COMPLETE, values, None)
+
+    def _finish(self, trial: FrozenTrial, state: TrialState, values: dict[str, float],
+                error: str | None) -> FrozenTrial:
+        finished = self.store.finish_trial(trial.id, state, values, error)
+        self.strategy.tell(finished)
+        return finished
+
+    # --- results --------------------------------------------------------------------
+    def trials(self, states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
+        """The experiment's trials in order."""
+        return self.store.trials(self.experiment_id, states)
+
+    def best(self, k: int = 1) -> list[FrozenTrial]:
+        """The ``k`` best complete trials by the objective."""
+        return best_trials(self.trials([TrialState.COMPLETE]), self.objective, k)
+
+
+def best_trials(trials: Sequence[FrozenTrial], objective: Objective, k: int = 1) -> list[FrozenTrial]:
+    """The ``k`` best of ``trials`` by ``objective`` (ties: the earlier trial first)."""
+    ranked = sorted(trials, key=lambda t: (objective.sort_value(t.values.get(objective.name)),
+                                           t.number))
+    return ranked[:k]
+
+
+def _jsonable(value: Any) -> Any:
+    """Normalise tuples to lists and the like, as a JSON round trip would."""
+    return json.loads(json.dumps(value, sort_keys=True))
+
+
+def _check_same(name: str, stored: Any, now: Any, path: str = "") -> None:
+    """Raise FingerprintMismatchError naming the first identity setting that differs."""
+    if isinstance(stored, dict) and isinstance(now, dict):
+        for key in sorted(set(stored) | set(now)):
+            where = f"{path}.{key}" if path else key
+            if key not in stored or key not in now:
+                _mismatch(name, where, stored.get(key, "<unset>"), now.get(key, "<unset>"))
+            _check_same(name, stored[key], now[key], where)
+    elif stored != now:
+        _mismatch(name, path, stored, now)
+
+
+def _mismatch(name: str, path: str, was: Any, now: Any) -> None:
+    raise FingerprintMismatchError(
+        f"Cannot resume {name!r}: {path} was {was!r}, now {now!r}. Identity settings must "
+        "match; use a new name or run directory to search with other settings."
+    )

@@ -1,0 +1,243 @@
+"""SQLite store: every experiment and trial, the source of truth of a search.
+
+The database runs in WAL mode with a busy timeout so several processes may write at once.
+A trial row is committed before its evaluation starts and updated when it ends, so a
+killed search loses nothing that finished. ``":memory:"`` gives a private in-memory store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Container, Iterator, Mapping
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from archsearch.errors import ExperimentExistsError, StoreError
+from archsearch.types import Architecture, FrozenTrial, TrialState
+
+__all__ = ["SQLiteStore", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+_BUSY_TIMEOUT_S = 60.0
+
+
+class SQLiteStore:
+    """A store of experiments and trials in one SQLite file.
+
+    Args:
+        path: the database file (created if absent) or ``":memory:"``.
+
+    Example:
+        >>> store = SQLiteStore(":memory:")
+        >>> exp = store.create_experiment("demo", {"seed": 0})
+        >>> store.experiment_names()
+        ['demo']
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._conn = self._connect()
+
+    # --- connection -------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self.path != ":memory:" and Path(self.path).is_dir():
+            raise StoreError(f"Cannot open store {self.path}: it is a directory, not a file.")
+        try:
+            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate(conn)
+        except sqlite3.DatabaseError as err:
+            raise StoreError(
+                f"Cannot open store {self.path}: {err}. It is not an archsearch store or it is "
+                "corrupt; move it aside or use another run directory."
+            ) from None
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "meta" not in tables:
+            raise StoreError(
+                f"Cannot open store {self.path}: it is an SQLite file of another program "
+                f"(tables: {', '.join(sorted(tables))}); use another run directory."
+            )
+        if not tables:
+            schema = resources.files("archsearch.storage").joinpath("schema.sql").read_text()
+            conn.executescript(schema)
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            return
+        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = int(row[0]) if row else -1
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"Store {self.path} has schema version {version}; this archsearch reads version "
+                f"{SCHEMA_VERSION}. Upgrade archsearch or use another run directory."
+            )
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once so concurrent writers queue, not deadlock."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError as err:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreError(f"Writing to store {self.path} failed: {err}.") from None
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"Reading store {self.path} failed: {err}.") from None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    # --- experiments ------------------------------------------------------------
+    def create_experiment(self, name: str, fingerprint: Mapping[str, Any]) -> int:
+        """Create an experiment; raises ExperimentExistsError if the name is taken."""
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM experiments WHERE name=?", (name,)).fetchone():
+                n = conn.execute(
+                    "SELECT COUNT(*) FROM trials t JOIN experiments e ON t.experiment_id=e.id "
+                    "WHERE e.name=?",
+                    (name,),
+                ).fetchone()[0]
+                raise ExperimentExistsError(
+                    f"Experiment {name!r} already exists in {self.path} ({n} trials). "
+                    'Use if_exists="resume" (CLI: --resume) or a new name.'
+                )
+            cur = conn.execute(
+                "INSERT INTO experiments(name, fingerprint, created_at) VALUES (?, ?, ?)",
+                (name, json.dumps(fingerprint, sort_keys=True), time.time()),
+            )
+            return int(cur.lastrowid or 0)
+
+    def find_experiment(self, name: str) -> tuple[int, dict[str, Any]] | None:
+        """The id and fingerprint of experiment ``name``, or None."""
+        rows = self._read("SELECT id, fingerprint FROM experiments WHERE name=?", (name,))
+        if not rows:
+            return None
+        return int(rows[0][0]), json.loads(rows[0][1])
+
+    def experiment_names(self) -> list[str]:
+        """Names of all experiments, oldest first."""
+        return [r[0] for r in self._read("SELECT name FROM experiments ORDER BY id")]
+
+    # --- trials -----------------------------------------------------------------
+    def start_trial(self, experiment_id: int, arch: Architecture) -> FrozenTrial:
+        """Record a new RUNNING trial (committed before the caller evaluates it)."""
+        now = time.time()
+        with self._write() as conn:
+            number = conn.execute(
+                "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE experiment_id=?",
+                (experiment_id,),
+            ).fetchone()[0]
+            cur = conn.execute(
+                "INSERT INTO trials(experiment_id, number, arch, key, state, started_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (experiment_id, number, str(arch), arch.key, TrialState.RUNNING.value, now),
+            )
+        return FrozenTrial(
+            id=int(cur.lastrowid or 0), experiment_id=experiment_id, number=int(number),
+            arch=str(arch), key=arch.key, state=TrialState.RUNNING, started_at=now,
+        )
+
+    def report(self, trial_id: int, step: int, value: float) -> None:
+        """Record an intermediate value (e.g. validation accuracy after an epoch)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO trial_reports(trial_id, step, value) VALUES (?, ?, ?)",
+                (trial_id, step, float(value)),
+            )
+
+    def finish_trial(
+        self,
+        trial_id: int,
+        state: TrialState,
+        values: Mapping[str, float] | None = None,
+        error: str | None = None,
+    ) -> FrozenTrial:
+        """Record the end of a trial: its state, metrics and error."""
+        metrics = json.dumps({k: _jsonable(v) for k, v in (values or {}).items()})
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE trials SET state=?, metrics=?, error=?, finished_at=? WHERE id=?",
+                (state.value, metrics, error, time.time(), trial_id),
+            )
+        return self.trial(trial_id)
+
+    def mark_interrupted(self, experiment_id: int) -> int:
+        """Turn RUNNING trials left by a dead process into INTERRUPTED; returns how many."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE trials SET state=?, error=?, finished_at=? WHERE experiment_id=? AND state=?",
+                (TrialState.INTERRUPTED.value, "interrupted: the process running it stopped",
+                 time.time(), experiment_id, TrialState.RUNNING.value),
+            )
+            return cur.rowcount
+
+    _COLUMNS = "id, experiment_id, number, arch, key, state, metrics, error, started_at, finished_at"
+
+    def trial(self, trial_id: int) -> FrozenTrial:
+        """One trial by id."""
+        rows = self._read(f"SELECT {self._COLUMNS} FROM trials WHERE id=?", (trial_id,))
+        if not rows:
+            raise StoreError(f"Store {self.path} has no trial with id {trial_id}.")
+        return self._to_trial(rows[0], self._reports([trial_id]).get(trial_id, {}))
+
+    def trials(
+        self, experiment_id: int, states: Container[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        """The trials of an experiment in the order they were started."""
+        rows = self._read(
+            f"SELECT {self._COLUMNS} FROM trials WHERE experiment_id=? ORDER BY number",
+            (experiment_id,),
+        )
+        reports = self._reports([r[0] for r in rows])
+        out = [self._to_trial(r, reports.get(r[0], {})) for r in rows]
+        return out if states is None else [t for t in out if t.state in states]
+
+    def _reports(self, trial_ids: list[int]) -> dict[int, dict[int, float]]:
+        if not trial_ids:
+            return {}
+        marks = ",".join("?" * len(trial_ids))
+        rows = self._read(
+            f"SELECT trial_id, step, value FROM trial_reports WHERE trial_id IN ({marks}) "
+            "ORDER BY trial_id, step",
+            tuple(trial_ids),
+        )
+        out: dict[int, dict[int, float]] = {}
+        for trial_id, step, value in rows:
+            out.setdefault(trial_id, {})[int(step)] = float(value)
+        return out
+
+    @staticmethod
+    def _to_trial(row: tuple[Any, ...], reports: dict[int, float]) -> FrozenTrial:
+        metrics = json.loads(row[6]) if row[6] else {}
+        return FrozenTrial(
+            id=row[0], experiment_id=row[1], number=row[2], arch=row[3], key=row[4],
+            state=TrialState(row[5]),
+            values={k: (math.nan if v is None else float(v)) for k, v in metrics.items()},
+            error=row[7], started_at=row[8], finished_at=row[9], intermediate=reports,
+        )
+
+
+def _jsonable(value: float) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value

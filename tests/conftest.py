@@ -1,0 +1,28 @@
+"""Shared fixtures: a tiny nb201 space and the NB201 table location."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+REPO = Path(__file__).resolve().parents[1]
+NB201_TABLE = Path(os.environ.get("ARCHSEARCH_NB201_TABLE",
+                                  REPO.parent / "shared" / "data" / "nb201" / "nb201.csv"))
+
+
+@pytest.fixture
+def tiny_space():
+    import archsearch
+    return archsearch.create_space("nb201", channels=4, cells_per_stage=1)
+
+
+@pytest.fixture
+def nb201_table() -> Path:
+    if not NB201_TABLE.is_file():
+        pytest.skip(f"NAS-Bench-201 table not found at {NB201_TABLE}")
+    return NB201_TABLE
