@@ -36,20 +36,22 @@ fashion-mnist:
 	fi
 
 demo: install fashion-mnist
-	@set -e; rm -rf $(DEMO_DIR); \
+	@set -e; \
 	if [ -f $(FMNIST_DIR)/train-images-idx3-ubyte.gz ]; then \
 		echo "== search on Fashion-MNIST"; \
-		$(ARCHSEARCH) search --dataset fashion-mnist --run-dir $(DEMO_DIR) --channels 16 --cells 1 \
-			--strategy evolution --population-size 8 --sample-size 3 --budget 16 --epochs 1 \
-			--n-train 4000 --val-fraction 0.1 --batch-size 64 --lr 0.05 --threads 2; \
+		$(ARCHSEARCH) search --resume --dataset fashion-mnist --run-dir $(DEMO_DIR)/fashion-mnist \
+			--channels 16 --cells 1 --strategy evolution --population-size 8 --sample-size 3 \
+			--budget 16 --epochs 2 --n-train 5000 --val-fraction 0.1 --batch-size 64 --lr 0.05 \
+			--threads 2; \
 		echo "== final training of the best architecture"; \
-		$(ARCHSEARCH) train --run-dir $(DEMO_DIR) --epochs 8 --batch-size 128 --lr 0.1 --threads 2; \
+		$(ARCHSEARCH) train --run-dir $(DEMO_DIR)/fashion-mnist --epochs 7 --batch-size 128 \
+			--lr 0.1 --threads 2; \
 	else \
 		echo "== search on digits (Fashion-MNIST not installed)"; \
-		$(ARCHSEARCH) search --dataset digits --run-dir $(DEMO_DIR) --channels 16 --cells 2 \
-			--strategy evolution --budget 24 --epochs 10 --threads 2; \
+		$(ARCHSEARCH) search --resume --dataset digits --run-dir $(DEMO_DIR)/digits --channels 16 \
+			--cells 2 --strategy evolution --budget 24 --epochs 10 --threads 2; \
 		echo "== final training of the best architecture"; \
-		$(ARCHSEARCH) train --run-dir $(DEMO_DIR) --epochs 60 --threads 2; \
+		$(ARCHSEARCH) train --run-dir $(DEMO_DIR)/digits --epochs 60 --threads 2; \
 	fi
 
 clean:
