@@ -5,6 +5,7 @@ architecture is chosen) and an evaluator (how it is scored). An :class:`Experime
 the loop and records every trial in an SQLite store, from which it can resume.
 """
 
+from archsearch.checkpoint import load_checkpoint, load_model, save_checkpoint
 from archsearch.data import Task, list_datasets, load_task
 from archsearch.errors import (
     ArchSearchError,
@@ -37,5 +38,6 @@ __all__ = [
     "Objective", "PartialTraining", "SQLiteStore", "SearchSpace", "StoreError", "Strategy",
     "Task", "TrainConfig", "TrialContext", "TrialFailed", "TrialPruned", "TrialState",
     "UnknownNameError", "create_space", "create_strategy", "list_datasets", "list_spaces",
-    "list_strategies", "load_task", "__version__",
+    "list_strategies", "load_checkpoint", "load_model", "load_task", "save_checkpoint",
+    "__version__",
 ]

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from archsearch.cli import _common
+from archsearch.errors import InvalidParameterError
 from archsearch.evaluators.cost import count_flops, count_params, measure_latency_ms
 
 
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     arch = space.parse(args.arch)
     shape = _common.parse_shape(args.input)
     if args.classes < 1:
-        raise _common.InvalidParameterError(f"--classes must be >= 1. Got {args.classes}.")
+        raise InvalidParameterError(f"--classes must be >= 1. Got {args.classes}.")
     model = space.build(arch, shape, args.classes).to(torch.device(args.device))
     info = {
         "space": space.name, "space_config": space.config(), "arch": str(arch), "key": arch.key,

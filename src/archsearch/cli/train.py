@@ -10,13 +10,13 @@ from typing import Any
 
 import torch
 
+from archsearch._utils.seeding import torch_generator
 from archsearch.checkpoint import save_checkpoint
 from archsearch.cli import _common
 from archsearch.cli.search import BEST, CONFIG
 from archsearch.errors import InvalidParameterError
 from archsearch.evaluators.cost import count_params
 from archsearch.training import evaluate_model, resolve_device, train_model
-from archsearch._utils.seeding import torch_generator
 
 TRAIN_DEFAULTS = {"epochs": 20, "crop_padding": None, "hflip": True, "out": None}
 

@@ -44,7 +44,10 @@ def measure_latency_ms(
     was_training = model.training
     model.eval()
     x = torch.randn(batch_size, *input_shape, device=device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
     for _ in range(n_warmup):
         model(x)
     sync()

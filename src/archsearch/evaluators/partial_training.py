@@ -8,13 +8,13 @@ from typing import Any
 
 import torch
 
+from archsearch._utils.seeding import torch_generator
 from archsearch.data.augment import Augment
 from archsearch.data.task import Task
 from archsearch.evaluators.base import Evaluator, TrialContext
 from archsearch.evaluators.cost import count_flops, count_params
 from archsearch.training import TrainConfig, evaluate_model, resolve_device, train_model
 from archsearch.types import Architecture, Objective
-from archsearch._utils.seeding import torch_generator
 
 __all__ = ["PartialTraining"]
 
@@ -33,13 +33,14 @@ class PartialTraining(Evaluator):
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
 
     Example:
-        >>> import archsearch
+        >>> import archsearch, numpy as np
         >>> from archsearch.data import load_task
         >>> from archsearch.training import TrainConfig
         >>> evaluator = PartialTraining(load_task("digits"), TrainConfig(n_epochs=1))
         >>> evaluator.setup(archsearch.create_space("nb201", channels=4, cells_per_stage=1))
-        >>> arch = evaluator.space.parse("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|avg_pool_3x3~2|")
-        >>> 0.0 <= evaluator.evaluate(arch, archsearch.TrialContext(0, seed=0))["val_accuracy"] <= 1.0
+        >>> arch = evaluator.space.sample(np.random.default_rng(0))
+        >>> metrics = evaluator.evaluate(arch, archsearch.TrialContext(0, seed=0))
+        >>> 0.0 <= metrics["val_accuracy"] <= 1.0
         True
     """
 

@@ -1,7 +1,7 @@
 import pytest
 
 import archsearch
-from archsearch import (Experiment, ExperimentExistsError, FingerprintMismatchError, TrialState)
+from archsearch import Experiment, ExperimentExistsError, FingerprintMismatchError, TrialState
 from archsearch.evaluators.base import Evaluator
 from archsearch.testing import MatchTarget
 from archsearch.types import Objective
