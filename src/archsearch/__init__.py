@@ -21,10 +21,10 @@ from archsearch.errors import (
     TrialPruned,
     UnknownNameError,
 )
-from archsearch.evaluators import Evaluator, PartialTraining, TrialContext
+from archsearch.evaluators import Evaluator, PartialTraining, TabularLookup, TrialContext
 from archsearch.experiment import Experiment
 from archsearch.spaces import SearchSpace, create_space, list_spaces
-from archsearch.storage import SQLiteStore
+from archsearch.storage import MemoryStore, SQLiteStore, Store
 from archsearch.strategies import Strategy, create_strategy, list_strategies
 from archsearch.training import TrainConfig
 from archsearch.types import Architecture, Decision, FrozenTrial, Objective, TrialState
@@ -35,7 +35,8 @@ __all__ = [
     "Architecture", "ArchSearchError", "CheckpointError", "DatasetError", "Decision",
     "Evaluator", "Experiment", "ExperimentExistsError", "FingerprintMismatchError",
     "FrozenTrial", "IncompatibleError", "InvalidArchitectureError", "InvalidParameterError",
-    "Objective", "PartialTraining", "SQLiteStore", "SearchSpace", "StoreError", "Strategy",
+    "MemoryStore", "Objective", "PartialTraining", "SQLiteStore",
+    "Store", "SearchSpace", "StoreError", "Strategy", "TabularLookup",
     "Task", "TrainConfig", "TrialContext", "TrialFailed", "TrialPruned", "TrialState",
     "UnknownNameError", "create_space", "create_strategy", "list_datasets", "list_spaces",
     "list_strategies", "load_checkpoint", "load_model", "load_task", "save_checkpoint",

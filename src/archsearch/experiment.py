@@ -19,7 +19,7 @@ from archsearch._utils.validation import check_float, check_int
 from archsearch.errors import FingerprintMismatchError, InvalidParameterError, TrialFailed, TrialPruned
 from archsearch.evaluators.base import Evaluator, TrialContext
 from archsearch.spaces.base import SearchSpace
-from archsearch.storage import SQLiteStore, open_store
+from archsearch.storage import Store, open_store
 from archsearch.strategies.base import Strategy
 from archsearch.types import Architecture, FrozenTrial, Objective, TrialState
 
@@ -49,7 +49,7 @@ class Experiment:
     """
 
     def __init__(self, name: str, space: SearchSpace, strategy: Strategy,
-                 evaluator: Evaluator, store: SQLiteStore, experiment_id: int, seed: int,
+                 evaluator: Evaluator, store: Store, experiment_id: int, seed: int,
                  objective: Objective) -> None:
         self.name = name
         self.space = space
@@ -60,14 +60,15 @@ class Experiment:
         self.seed = seed
         self.objective = objective
         self._pending: list[Architecture] = []
-        self._seen = {t.key for t in store.trials(experiment_id)
-                      if t.state is not TrialState.INTERRUPTED}
+        trials = store.trials(experiment_id)
+        self._seen = {t.key for t in trials if t.state is not TrialState.INTERRUPTED}
+        self._n_finished = sum(t.state.finished for t in trials)
 
     # --- creation and resume ------------------------------------------------------
     @classmethod
     def create(
         cls, name: str, space: SearchSpace, strategy: Strategy, evaluator: Evaluator, *,
-        store: str | SQLiteStore = "runs.db", seed: int = 0,
+        store: str | Store = "runs.db", seed: int = 0,
         if_exists: Literal["error", "resume"] = "error", objective: Objective | None = None,
         extra_fingerprint: dict[str, Any] | None = None,
     ) -> Experiment:
@@ -152,7 +153,7 @@ class Experiment:
 
     def n_finished(self) -> int:
         """How many trials have finished (complete, pruned or failed)."""
-        return sum(t.state.finished for t in self.store.trials(self.experiment_id))
+        return self._n_finished
 
     def _ask(self) -> Architecture:
         if self._pending:
@@ -184,10 +185,10 @@ class Experiment:
             self.store.finish_trial(trial.id, TrialState.INTERRUPTED, None, "interrupted by the user")
             raise
         except BaseException as err:
-            self._finish(trial, TrialState.FAILED, {}, repr(err))
+            finished = self._finish(trial, TrialState.FAILED, {}, repr(err))
             if not isinstance(err, catch):
                 raise
-            return self.store.trial(trial.id)
+            return finished
         value = values.get(self.objective.name)
         if value is None or not math.isfinite(value):
             return self._finish(trial, TrialState.FAILED, values,
@@ -197,6 +198,7 @@ class Experiment:
     def _finish(self, trial: FrozenTrial, state: TrialState, values: dict[str, float],
                 error: str | None) -> FrozenTrial:
         finished = self.store.finish_trial(trial.id, state, values, error)
+        self._n_finished += 1
         self.strategy.tell(finished)
         return finished
 

@@ -32,6 +32,7 @@ from archsearch.data._base import (
     list_datasets,
 )
 from archsearch.data.task import Task
+from archsearch.errors import InvalidParameterError
 
 __all__ = ["DATASETS", "RawData", "load_task", "list_datasets"]
 
@@ -44,6 +45,7 @@ def load_task(
     val_fraction: float = 0.2,
     seed: int = 0,
     n_train: int | None = None,
+    image_size: int | None = None,
 ) -> Task:
     """Load a dataset by name as a normalised, split :class:`Task`.
 
@@ -55,6 +57,8 @@ def load_task(
         val_fraction: share of each class of the training data held out for validation.
         seed: seed of the validation split and of the subsample.
         n_train: keep only this many training examples (stratified); all when larger.
+        image_size: resize every image to ``image_size`` x ``image_size`` (area averaging
+            when shrinking, bilinear when growing); None keeps the native size.
 
     Returns:
         The task. ``info`` holds ``source``, ``classes``, ``mean`` and ``std`` (per channel,
@@ -68,8 +72,14 @@ def load_task(
     """
     loader = DATASETS.get(name)
     _check_params(val_fraction, seed, n_train)
+    if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int)
+                                   or image_size < 1):
+        raise InvalidParameterError("The 'image_size' parameter of load_task must be an int >= 1 "
+                                    f"or None. Got {image_size!r} instead.")
     raw = loader(data_dir=data_dir, path=path)
     x_all, x_test = _as_images(raw.x_train), _as_images(raw.x_test)
+    if image_size is not None:
+        x_all, x_test = _resize(x_all, image_size), _resize(x_test, image_size)
     mean, std = _channel_stats(x_all)
     for x in (x_all, x_test):
         x.sub_(mean.view(1, -1, 1, 1)).div_(std.view(1, -1, 1, 1))
@@ -82,7 +92,8 @@ def load_task(
         train_idx = train_idx[keep]
     y_test = np.asarray(raw.y_test, dtype=np.int64)
     info = {**raw.info, "mean": mean.tolist(), "std": std.tolist(), "seed": seed,
-            "val_fraction": val_fraction, "n_train": len(train_idx)}  # fmt: skip
+            "val_fraction": val_fraction, "n_train": len(train_idx),
+            "image_size": image_size}  # fmt: skip
     return Task(
         name=name,
         x_train=x_all[torch.from_numpy(train_idx)],
@@ -112,3 +123,12 @@ def _digits(data_dir: PathArg = None, path: str | None = None) -> RawData:
     return RawData(x_train, y_train, x_test, y_test, hflip=False, info=info)
 
 
+
+
+def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize a batch of images to size x size in one call."""
+    if x.shape[-2:] == (size, size):
+        return x
+    shrink = size <= min(x.shape[-2:])
+    mode = "area" if shrink else "bilinear"
+    return torch.nn.functional.interpolate(x, size=(size, size), mode=mode).contiguous()

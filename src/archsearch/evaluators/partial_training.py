@@ -12,7 +12,7 @@ from archsearch._utils.seeding import torch_generator
 from archsearch.data.augment import Augment
 from archsearch.data.task import Task
 from archsearch.evaluators.base import Evaluator, TrialContext
-from archsearch.evaluators.cost import count_flops, count_params
+from archsearch.evaluators.cost import count_flops, count_params, measure_latency_ms
 from archsearch.training import TrainConfig, evaluate_model, resolve_device, train_model
 from archsearch.types import Architecture, Objective
 
@@ -23,7 +23,8 @@ class PartialTraining(Evaluator):
     """Train for a few epochs on the training split; score on the validation split.
 
     Metrics: ``val_accuracy`` (fraction), ``val_loss``, ``train_loss``, ``params``,
-    ``flops`` (one forward at batch 1), ``train_seconds``. Deterministic under the trial
+    ``flops`` (one forward at batch 1), ``train_seconds``, and with ``measure_latency``
+    ``latency_ms`` (median forward time at batch 1 on the evaluation device). Deterministic under the trial
     seed on the CPU. A loss that stops being finite fails the trial.
 
     Args:
@@ -48,11 +49,13 @@ class PartialTraining(Evaluator):
     objectives = (Objective("val_accuracy", "maximize"),)
 
     def __init__(self, task: Task, train: TrainConfig | None = None,
-                 augment: Augment | None = None, device: str = "auto") -> None:
+                 augment: Augment | None = None, device: str = "auto",
+                 measure_latency: bool = False) -> None:
         self.task = task
         self.train = train or TrainConfig()
         self.augment = augment or Augment()
         self.device = device
+        self.measure_latency = measure_latency
 
     def setup(self, space: Any) -> None:
         self.train.check()
@@ -81,6 +84,8 @@ class PartialTraining(Evaluator):
         )
         metrics["train_seconds"] = time.perf_counter() - start
         metrics["train_loss"] = losses[-1]
+        if self.measure_latency:
+            metrics["latency_ms"] = measure_latency_ms(model, self.task.input_shape)
         return metrics
 
     def config(self) -> dict[str, Any]:
@@ -91,4 +96,5 @@ class PartialTraining(Evaluator):
                      "input_shape": list(task.input_shape), "n_classes": task.n_classes},
             "train": self.train.to_dict(),
             "augment": dataclasses.asdict(self.augment),
+            "measure_latency": self.measure_latency,
         }

@@ -6,13 +6,12 @@ import pytest
 import archsearch
 from archsearch import StoreError, TrialState
 from archsearch.errors import ExperimentExistsError
-from archsearch.storage import SQLiteStore
+from archsearch.storage import MemoryStore, SQLiteStore
 
 
 @pytest.fixture(params=["memory", "sqlite"])
 def store(request, tmp_path):
-    path = ":memory:" if request.param == "memory" else tmp_path / "store.db"
-    s = SQLiteStore(path)
+    s = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "store.db")
     yield s
     s.close()
 

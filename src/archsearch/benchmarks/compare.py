@@ -1,0 +1,125 @@
+"""Compare strategies on a tabular benchmark, the way NAS papers do.
+
+Each strategy runs once per seed for ``budget`` queries. After every query, the run's
+pick is its best trial so far by the objective; the curve records the report column of
+that pick. The final figure is the mean and standard deviation of the report column of
+each run's pick after all queries.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from archsearch._utils.imports import require
+from archsearch._utils.validation import check_int
+from archsearch.benchmarks.table import Table
+from archsearch.evaluators.base import Evaluator
+from archsearch.experiment import Experiment
+from archsearch.spaces.base import SearchSpace
+from archsearch.storage import MemoryStore
+from archsearch.strategies import create_strategy
+from archsearch.types import TrialState
+
+__all__ = ["CompareResult", "compare_strategies", "plot_curves"]
+
+
+@dataclass
+class CompareResult:
+    """Curves of every strategy: ``curves[name]`` is (seeds, budget), NaN before a pick."""
+
+    objective: str
+    report: str
+    budget: int
+    seeds: int
+    curves: dict[str, np.ndarray] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    optimum: float = math.nan
+
+    def final(self, name: str) -> tuple[float, float]:
+        """Mean and standard deviation over seeds of the report value at the full budget."""
+        last = self.curves[name][:, -1]
+        return float(np.nanmean(last)), float(np.nanstd(last))
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary and the mean curves as JSON-ready data."""
+        return {
+            "objective": self.objective, "report": self.report, "budget": self.budget,
+            "seeds": self.seeds, "optimum": self.optimum,
+            "strategies": {
+                name: {"mean": self.final(name)[0], "std": self.final(name)[1],
+                       "seconds": self.seconds[name],
+                       "curve_mean": np.nanmean(c, axis=0).round(4).tolist()}
+                for name, c in self.curves.items()
+            },
+        }
+
+
+def compare_strategies(
+    table: Table, space: SearchSpace, objective: str, strategies: Sequence[str], *,
+    budget: int = 100, seeds: int = 10, report: str | None = None,
+    direction: Literal["maximize", "minimize"] = "maximize",
+    strategy_args: dict[str, dict[str, Any]] | None = None,
+) -> CompareResult:
+    """Run each strategy for ``seeds`` seeds of ``budget`` queries on ``table``."""
+    from archsearch.evaluators.tabular import TabularLookup  # evaluators import this package
+
+    check_int("compare_strategies", "budget", budget, 1)
+    check_int("compare_strategies", "seeds", seeds, 1)
+    report = report or objective
+    if table.space is not space:
+        table.index(space)
+    table.check_columns([objective, report])
+    evaluator = TabularLookup(table, objective, direction)
+    result = CompareResult(objective, report, budget, seeds)
+    result.optimum = float(np.nanmax(table.columns[report]))
+    for name in strategies:
+        start = time.perf_counter()
+        runs = [_one_run(space, name, (strategy_args or {}).get(name, {}), evaluator, seed,
+                         budget, report) for seed in range(seeds)]
+        result.curves[name] = np.stack(runs)
+        result.seconds[name] = time.perf_counter() - start
+    return result
+
+
+def _one_run(space: SearchSpace, strategy: str, args: dict[str, Any], evaluator: Evaluator,
+             seed: int, budget: int, report: str) -> np.ndarray:
+    exp = Experiment.create(f"{strategy}-{seed}", space, create_strategy(strategy, **args),
+                            evaluator, store=MemoryStore(), seed=seed)
+    exp.run(n_trials=budget)
+    objective = exp.objective
+    curve = np.full(budget, np.nan)
+    best_score, best_report = -math.inf, math.nan
+    for i, trial in enumerate(exp.trials()[:budget]):
+        score = objective.score(trial.values) if trial.state is TrialState.COMPLETE else None
+        if score is not None and score > best_score:
+            best_score, best_report = score, trial.values.get(report, math.nan)
+        curve[i] = best_report
+    return curve
+
+
+def plot_curves(result: CompareResult, path: str | Path, title: str | None = None) -> None:
+    """Save a PNG of the mean report value (± one std) against the number of queries."""
+    plt = require("matplotlib.pyplot", "plot", backend="Agg")
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    queries = np.arange(1, result.budget + 1)
+    for name, curves in result.curves.items():
+        mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
+        ax.plot(queries, mean, label=f"{name} ({mean[-1]:.2f} ± {std[-1]:.2f})")
+        ax.fill_between(queries, mean - std, mean + std, alpha=0.15)
+    if math.isfinite(result.optimum):
+        ax.axhline(result.optimum, color="grey", linestyle="--", linewidth=1, label="table optimum")
+    ax.set_xlabel("queries")
+    ax.set_ylabel(f"{result.report} of the pick")
+    ax.set_title(title or f"picked by {result.objective}, {result.seeds} seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,165 @@
+"""``archsearch bench``: tabular benchmarks (compare strategies on a table, build a table)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from tqdm import tqdm
+
+from archsearch.benchmarks import compare_strategies, plot_curves, read_table, space_of
+from archsearch.benchmarks.build import BuildRecipe, build_table
+from archsearch.benchmarks.quality import table_quality
+from archsearch.errors import InvalidParameterError
+from archsearch.strategies import STRATEGIES
+from archsearch.training import TrainConfig
+
+
+def add_parser(commands: Any) -> None:
+    p = commands.add_parser("bench", help="tabular benchmarks: compare strategies, build tables",
+                            description="Tabular benchmarks.")
+    sub = p.add_subparsers(dest="bench_command", metavar="BENCH_COMMAND", required=True)
+    c = sub.add_parser("compare", help="compare strategies on a table",
+                       description="Run each strategy for --seeds seeds of --budget queries on a "
+                       "table; print mean ± std of the report column of each run's pick.")
+    c.add_argument("--table", required=True, help="the table (CSV, CSV.gz or Parquet)")
+    c.add_argument("--space", help="the table's space (default: from its metadata)")
+    c.add_argument("--objective", required=True, help="the column the strategies maximise")
+    c.add_argument("--minimize", action="store_true", help="minimise the objective instead")
+    c.add_argument("--report", help="the column reported for each run's pick (default: objective)")
+    c.add_argument("--strategies", default="random,evolution",
+                   help="comma-separated strategy names (default: random,evolution)")
+    c.add_argument("--budget", type=int, default=100, help="queries per run (default: 100)")
+    c.add_argument("--seeds", type=int, default=20, help="runs per strategy (default: 20)")
+    c.add_argument("--json", action="store_true", help="print JSON")
+    c.add_argument("--plot", help="write the curves to this PNG file")
+    c.set_defaults(handler=run_compare)
+
+    b = sub.add_parser("build", help="build a table: train every distinct architecture",
+                       description="Train every distinct architecture of a space (or a seeded "
+                       "sample) with one recipe and write a table. Rerun the same command to "
+                       "resume after a kill or a --timeout; finished rows are never redone.")
+    b.add_argument("--out", required=True, help="the table to write (e.g. tables/x.csv.gz)")
+    b.add_argument("--space", default="nb201", help="search space (default: nb201)")
+    b.add_argument("--channels", type=int, default=16, help="channels of the first stage")
+    b.add_argument("--cells", type=int, default=1, help="cells per stage (default: 1)")
+    b.add_argument("--dataset", default="digits", help="dataset (default: digits)")
+    b.add_argument("--data-dir", help="folder holding the dataset files")
+    b.add_argument("--val-fraction", type=float, default=0.2, help="validation share (default: 0.2)")
+    b.add_argument("--n-train", type=int, help="train on a stratified subset of this size")
+    b.add_argument("--image-size", type=int, help="resize images to this side")
+    b.add_argument("--epochs", type=int, default=4, help="training epochs (default: 4)")
+    b.add_argument("--fidelities", help="comma-separated epochs recorded as columns (default: all)")
+    b.add_argument("--batch-size", type=int, default=128, help="batch size (default: 128)")
+    b.add_argument("--lr", type=float, default=0.1, help="initial learning rate (default: 0.1)")
+    b.add_argument("--weight-decay", type=float, default=5e-4, help="weight decay (default: 5e-4)")
+    b.add_argument("--seed", type=int, default=0, help="seed of split, order and training")
+    b.add_argument("--sample", type=int, help="build only a seeded sample of this many")
+    b.add_argument("--workers", type=int, default=1, help="training processes (default: 1)")
+    b.add_argument("--threads", type=int, default=1, help="torch threads per worker (default: 1)")
+    b.add_argument("--timeout", type=float, help="stop starting rows after this many seconds")
+    b.set_defaults(handler=run_build)
+
+    q = sub.add_parser("quality", help="spread, fidelity agreement and noise of a table",
+                       description="Figures of merit of a table built by 'bench build'.")
+    q.add_argument("table", metavar="TABLE", help="the table")
+    q.add_argument("--column", help="reference accuracy column (default: the last fidelity)")
+    q.add_argument("--noise", metavar="TABLE2", help="the same recipe with another seed (a sample)")
+    q.add_argument("--space", help="the table's space (default: from its metadata)")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(handler=run_quality)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    names = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    if not names:
+        raise InvalidParameterError("--strategies needs at least one strategy name.")
+    for name in names:
+        STRATEGIES.get(name)  # unknown names fail before any work
+    table = read_table(args.table)
+    space = space_of(table, args.space)
+    result = compare_strategies(table, space, args.objective, names, budget=args.budget,
+                                seeds=args.seeds, report=args.report,
+                                direction="minimize" if args.minimize else "maximize")
+    if args.plot:
+        plot_curves(result, args.plot)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0
+    print(f"{result.report} of the architecture picked by {result.objective} after "
+          f"{result.budget} queries, {result.seeds} seeds (table optimum {result.optimum:.2f}):")
+    for name in names:
+        mean, std = result.final(name)
+        print(f"  {name:<12} {mean:8.3f} ± {std:.3f}   ({result.seconds[name]:.1f} s)")
+    if args.plot:
+        print(f"curves: {args.plot}", file=sys.stderr)
+    return 0
+
+
+def run_build(args: argparse.Namespace) -> int:
+    fidelities = tuple(_ints(args.fidelities, "--fidelities")) if args.fidelities else ()
+    recipe = BuildRecipe(
+        space=args.space, space_config={"channels": args.channels, "cells_per_stage": args.cells},
+        dataset=args.dataset, val_fraction=args.val_fraction, n_train=args.n_train,
+        image_size=args.image_size, seed=args.seed, sample=args.sample, fidelities=fidelities,
+        train=TrainConfig(n_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                          weight_decay=args.weight_decay))
+    bars: list[Any] = []
+    counts = [0, 0]
+
+    def progress(done: int, total: int) -> None:
+        if not bars:  # created at the first report so a resumed build's ETA counts new rows only
+            bars.append(tqdm(total=total, initial=done, unit="arch", file=sys.stderr,
+                             dynamic_ncols=True, smoothing=0.05))
+        bars[0].update(done - bars[0].n)
+        counts[:] = [done, total]
+
+    start = time.perf_counter()
+    try:
+        out = build_table(recipe, args.out, workers=args.workers, threads_per_worker=args.threads,
+                          data_dir=args.data_dir, timeout=args.timeout, progress=progress)
+    finally:
+        for bar in bars:
+            bar.close()
+    done, total = counts
+    if done >= total:
+        print(f"table of {done} architectures written to {out} "
+              f"({time.perf_counter() - start:.0f} s in this run)")
+    else:
+        print(f"{done} of {total} architectures done; run the same command again to go on.")
+    return 0
+
+
+def run_quality(args: argparse.Namespace) -> int:
+    table = read_table(args.table)
+    table.index(space_of(table, args.space))
+    other = None
+    if args.noise:
+        other = read_table(args.noise)
+        other.index(space_of(other, args.space))
+    q = table_quality(table, args.column, other)
+    if args.json:
+        print(json.dumps(q.to_json(), indent=2))
+        return 0
+    s = q.spread
+    print(f"{args.table}: {q.rows} rows; {q.column} (percent)")
+    print(f"  spread   min {s['min']:.2f}  p10 {s['p10']:.2f}  median {s['median']:.2f}  "
+          f"p90 {s['p90']:.2f}  max {s['max']:.2f}  std {s['std']:.2f}")
+    for name, agree in q.fidelities.items():
+        print(f"  {name:<14} vs {q.column}: Kendall tau {agree['kendall_tau']:.3f}, "
+              f"Spearman rho {agree['spearman_rho']:.3f}")
+    if q.noise:
+        n = q.noise
+        print(f"  seed noise on {n['rows']} rows: Kendall tau {n['kendall_tau']:.3f}, Spearman rho "
+              f"{n['spearman_rho']:.3f}, mean |difference| {n['mean_abs_diff']:.2f} points")
+    return 0
+
+
+def _ints(text: str, flag: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InvalidParameterError(f"{flag} must be comma-separated integers. Got {text!r}.") from None

@@ -1,0 +1,71 @@
+"""Score an architecture by looking it up in a tabular benchmark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from archsearch.benchmarks.table import Table, TableError, read_table
+from archsearch.errors import TrialFailed
+from archsearch.evaluators.base import Evaluator, TrialContext
+from archsearch.spaces.base import SearchSpace
+from archsearch.types import Architecture, Objective
+
+__all__ = ["TabularLookup"]
+
+
+class TabularLookup(Evaluator):
+    """Answer every numeric column of a table's row for an architecture.
+
+    Isomorphic architectures find the same row (lookup by canonical key). An
+    architecture without a row fails its trial with a message naming it.
+
+    Args:
+        table: a path to a table file, or a loaded :class:`~archsearch.benchmarks.Table`.
+        objective: the column the search optimises.
+        direction: ``"maximize"`` or ``"minimize"``.
+
+    Example:
+        >>> import archsearch, os, tempfile
+        >>> from archsearch.benchmarks import write_table
+        >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
+        >>> arch = "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|avg_pool_3x3~2|"
+        >>> write_table(path, [{"arch": arch, "acc": 91.5}])
+        >>> ev = TabularLookup(path, "acc")
+        >>> ev.setup(archsearch.create_space("nb201"))
+        >>> ev.evaluate(ev.space.parse(arch), archsearch.TrialContext(0, seed=0))
+        {'acc': 91.5}
+    """
+
+    name = "table"
+
+    def __init__(self, table: str | Path | Table, objective: str,
+                 direction: Literal["maximize", "minimize"] = "maximize") -> None:
+        self.table = table
+        self.objective = objective
+        self.direction = direction
+
+    @property
+    def objectives(self) -> tuple[Objective, ...]:  # type: ignore[override]
+        return (Objective(self.objective, self.direction),)
+
+    def setup(self, space: SearchSpace) -> None:
+        super().setup(space)
+        self._table = self.table if isinstance(self.table, Table) else read_table(self.table)
+        if self._table.space is not space:
+            self._table.index(space)
+        self._table.check_columns([self.objective])
+        if self.direction not in ("maximize", "minimize"):
+            raise TableError(f"direction must be 'maximize' or 'minimize'. Got {self.direction!r}.")
+
+    def evaluate(self, arch: Architecture, ctx: TrialContext) -> dict[str, float]:
+        try:
+            return self._table.lookup(arch)
+        except TableError as err:
+            raise TrialFailed(str(err)) from None
+
+    def config(self) -> dict[str, Any]:
+        table = getattr(self, "_table", None) or (
+            self.table if isinstance(self.table, Table) else read_table(self.table))
+        return {"name": self.name, "table": str(Path(table.path).resolve()), "rows": len(table),
+                "objective": self.objective, "direction": self.direction}

@@ -1,0 +1,72 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import archsearch
+from archsearch.benchmarks import compare_strategies, plot_curves, read_table
+
+
+@pytest.fixture(scope="module")
+def nb201(nb201_table_module):
+    space = archsearch.create_space("nb201")
+    return read_table(nb201_table_module).index(space), space
+
+
+@pytest.fixture(scope="module")
+def nb201_table_module():
+    from conftest import NB201_TABLE
+    if not NB201_TABLE.is_file():
+        pytest.skip(f"NAS-Bench-201 table not found at {NB201_TABLE}")
+    return NB201_TABLE
+
+
+def test_curves_are_monotone_in_the_objective_and_reported_correctly(nb201):
+    table, space = nb201
+    result = compare_strategies(table, space, "cifar10_val_acc_12ep", ["random", "evolution"],
+                                budget=30, seeds=4, report="cifar10_val_acc_200ep")
+    for curves in result.curves.values():
+        assert curves.shape == (4, 30) and not np.isnan(curves).any()
+        assert (curves <= result.optimum).all()
+    # with report == objective the curve is best-so-far, so it never goes down
+    same = compare_strategies(table, space, "cifar10_val_acc_12ep", ["random"], budget=30, seeds=3)
+    assert (np.diff(same.curves["random"], axis=1) >= 0).all()
+    mean, std = result.final("evolution")
+    assert 80 < mean < 92 and std >= 0
+
+
+def test_evolution_beats_random_on_nb201(nb201):
+    table, space = nb201
+    result = compare_strategies(table, space, "cifar10_val_acc_12ep", ["random", "evolution"],
+                                budget=100, seeds=30, report="cifar10_val_acc_200ep")
+    assert result.final("evolution")[0] > result.final("random")[0]
+
+
+def test_plot_is_written(nb201, tmp_path):
+    pytest.importorskip("matplotlib")
+    table, space = nb201
+    result = compare_strategies(table, space, "cifar10_val_acc_12ep", ["random"], budget=5, seeds=2)
+    plot_curves(result, tmp_path / "c.png")
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_compare_json(nb201_table_module, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "archsearch", "bench", "compare", "--table", str(nb201_table_module),
+         "--space", "nb201", "--objective", "cifar10_val_acc_12ep", "--report",
+         "cifar10_val_acc_200ep", "--budget", "10", "--seeds", "3", "--json"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert set(data["strategies"]) == {"random", "evolution"}
+    assert len(data["strategies"]["random"]["curve_mean"]) == 10
+
+
+def test_cli_compare_bad_column(nb201_table_module):
+    proc = subprocess.run(
+        [sys.executable, "-m", "archsearch", "bench", "compare", "--table", str(nb201_table_module),
+         "--space", "nb201", "--objective", "cifar10_val_acc_12", "--budget", "3", "--seeds", "1"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "no numeric column 'cifar10_val_acc_12'" in proc.stderr
