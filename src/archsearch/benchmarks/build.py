@@ -152,7 +152,7 @@ def build_table(recipe: BuildRecipe, out: str | Path, *, workers: int = 1,
     args = (recipe.to_json(), str(store_path), experiment_id, data_dir, threads_per_worker,
             deadline)
     if workers == 1:
-        _worker(*args, 0, 1, lambda: progress(len(_done(store, experiment_id)), total)
+        _worker(*args, None, 0, 1, lambda: progress(len(_done(store, experiment_id)), total)
                 if progress else None)
     else:
         _run_workers(args, workers, store, experiment_id, total, progress)
@@ -191,7 +191,7 @@ def _done(store: SQLiteStore, experiment_id: int) -> dict[str, FrozenTrial]:
 def _run_workers(args: tuple[Any, ...], workers: int, store: SQLiteStore, experiment_id: int,
                  total: int, progress: Callable[[int, int], None] | None) -> None:
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(*args, i, workers), daemon=True)
+    procs = [ctx.Process(target=_worker, args=(*args, os.getpid(), i, workers), daemon=True)
              for i in range(workers)]
     for p in procs:
         p.start()
@@ -213,9 +213,13 @@ def _run_workers(args: tuple[Any, ...], workers: int, store: SQLiteStore, experi
 
 
 def _worker(recipe_json: dict[str, Any], store_path: str, experiment_id: int,
-            data_dir: str | None, threads: int, deadline: float | None, index: int,
-            n_workers: int, on_row: Callable[[], None] | None = None) -> None:
-    """Train this worker's share of the architectures that are not done yet."""
+            data_dir: str | None, threads: int, deadline: float | None, parent: int | None,
+            index: int, n_workers: int, on_row: Callable[[], None] | None = None) -> None:
+    """Train this worker's share of the architectures that are not done yet.
+
+    A worker whose parent died (the build was killed) stops at the next epoch, leaving its
+    row RUNNING; the next build marks it interrupted and trains it again.
+    """
     torch.set_num_threads(threads)
     recipe = BuildRecipe.from_json(recipe_json)
     space = recipe.make_space()
@@ -232,16 +236,18 @@ def _worker(recipe_json: dict[str, Any], store_path: str, experiment_id: int,
     for position, arch in mine:
         if deadline is not None and time.time() >= deadline:
             return
-        _train_row(store, experiment_id, evaluator, arch, position, recipe.seed)
+        _train_row(store, experiment_id, evaluator, arch, position, recipe.seed, parent)
         if on_row is not None:
             on_row()
 
 
 def _train_row(store: SQLiteStore, experiment_id: int, evaluator: PartialTraining,
-               arch: Architecture, position: int, seed: int) -> None:
+               arch: Architecture, position: int, seed: int, parent: int | None) -> None:
+    _exit_if_orphaned(parent)
     trial = store.start_trial(experiment_id, arch)
 
     def report(step: int, value: float) -> None:
+        _exit_if_orphaned(parent)
         store.report(trial.id, step, value)
 
     try:
@@ -253,6 +259,11 @@ def _train_row(store: SQLiteStore, experiment_id: int, evaluator: PartialTrainin
         store.finish_trial(trial.id, TrialState.FAILED, None, repr(err))
     else:
         store.finish_trial(trial.id, TrialState.COMPLETE, values)
+
+
+def _exit_if_orphaned(parent: int | None) -> None:
+    if parent is not None and os.getppid() != parent:
+        raise SystemExit(0)  # not an Exception: the row is left for the next build
 
 
 def export_table(recipe: BuildRecipe, store: SQLiteStore, experiment_id: int,

@@ -71,6 +71,8 @@ def _common_rows(table: Table, other: Table) -> list[tuple[int, int]]:
 
 def _agreement(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3:
+        return {"kendall_tau": float("nan"), "spearman_rho": float("nan")}
     tau = stats.kendalltau(x[ok], y[ok]).statistic
     rho = stats.spearmanr(x[ok], y[ok]).statistic
     return {"kendall_tau": round(float(tau), 4), "spearman_rho": round(float(rho), 4)}
