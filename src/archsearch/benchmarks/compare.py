@@ -113,6 +113,12 @@ def plot_curves(result: CompareResult, path: str | Path, title: str | None = Non
         mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
         ax.plot(queries, mean, label=f"{name} ({mean[-1]:.2f} ± {std[-1]:.2f})")
         ax.fill_between(queries, mean - std, mean + std, alpha=0.15)
+    settled = max(1, result.budget // 10)  # the first queries would flatten the rest
+    low = min(np.nanmin(np.nanmean(c, axis=0)[settled:] - np.nanstd(c, axis=0)[settled:])
+              for c in result.curves.values()) if result.budget > settled else None
+    if low is not None and math.isfinite(low):
+        top = max(result.optimum, *(np.nanmax(c) for c in result.curves.values()))
+        ax.set_ylim(low - 0.05 * (top - low), top + 0.05 * (top - low))
     if math.isfinite(result.optimum):
         ax.axhline(result.optimum, color="grey", linestyle="--", linewidth=1, label="table optimum")
     ax.set_xlabel("queries")
