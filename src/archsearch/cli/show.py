@@ -56,12 +56,13 @@ def _print_table(name: str, trials: list[FrozenTrial], objective: Objective) -> 
         counts[t.state.value] = counts.get(t.state.value, 0) + 1
     print(f"experiment {name!r}: {len(trials)} trials ("
           + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ")")
-    print(f"{'#':>4} {'state':<11} {objective.name:>12} {'params':>9} {'seconds':>8}  arch")
+    w = max(12, len(objective.name))
+    print(f"{'#':>4} {'state':<11} {objective.name:>{w}} {'params':>9} {'seconds':>8}  arch")
     for t in trials:
         value = t.values.get(objective.name, math.nan)
         params = t.values.get("params", math.nan)
         seconds = t.duration_s if t.duration_s is not None else math.nan
-        shown = f"{value:12.4f}" if t.state is TrialState.COMPLETE else f"{'-':>12}"
+        shown = f"{value:{w}.4f}" if t.state is TrialState.COMPLETE else f"{'-':>{w}}"
         params_s = f"{int(params):9d}" if math.isfinite(params) else f"{'-':>9}"
         line = f"{t.number:>4} {t.state.value:<11} {shown} {params_s} {seconds:8.1f}  {t.arch}"
         if t.error:

@@ -70,3 +70,25 @@ def test_cli_compare_bad_column(nb201_table_module):
          "--space", "nb201", "--objective", "cifar10_val_acc_12", "--budget", "3", "--seeds", "1"],
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and "no numeric column 'cifar10_val_acc_12'" in proc.stderr
+
+
+def test_cli_search_on_a_table(nb201_table_module, tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "archsearch", "search", "--evaluator", f"table:{nb201_table_module}",
+         "--objective", "cifar10_val_acc_12ep", "--budget", "30", "--run-dir", str(run)],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    best = json.loads((run / "best.json").read_text())
+    shown = json.loads(subprocess.run([sys.executable, "-m", "archsearch", "show", str(run),
+                                       "--json"], capture_output=True, text=True).stdout)
+    values = [t["values"]["cifar10_val_acc_12ep"] for t in shown["trials"]]
+    assert len(values) == 30 and best["values"]["cifar10_val_acc_12ep"] == max(values)
+
+
+def test_cli_table_evaluator_needs_an_objective(nb201_table_module, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "archsearch", "search", "--evaluator", f"table:{nb201_table_module}",
+         "--budget", "3", "--run-dir", str(tmp_path / "r")], capture_output=True, text=True)
+    assert proc.returncode == 1 and "needs --objective" in proc.stderr
+    assert not (tmp_path / "r").exists()  # nothing written for a command that cannot run
