@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Architecture", "Decision", "Objective", "TrialState", "FrozenTrial"]
+__all__ = ["Architecture", "CellGraph", "Decision", "Objective", "TrialState", "FrozenTrial"]
 
 
 @dataclass(frozen=True)
@@ -136,3 +136,21 @@ class FrozenTrial:
             "error": self.error,
             "duration_s": self.duration_s,
         }
+
+
+@dataclass(frozen=True)
+class CellGraph:
+    """A cell as a labelled DAG, for drawing and reports.
+
+    Args:
+        name: e.g. ``"normal"``, ``"reduce"`` or ``"cell"``.
+        nodes: node labels in topological order, e.g. ``["c_{k-2}", "c_{k-1}", "0", "1", "c_{k}"]``.
+        edges: ``(source index, target index, operation)`` triples; an empty operation
+            draws a plain arrow (e.g. concatenation into the output).
+        inputs: how many leading nodes are cell inputs (drawn apart).
+    """
+
+    name: str
+    nodes: tuple[str, ...]
+    edges: tuple[tuple[int, int, str], ...]
+    inputs: int = 1

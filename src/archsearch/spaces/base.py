@@ -17,7 +17,7 @@ import numpy as np
 from torch import nn
 
 from archsearch.errors import InvalidArchitectureError
-from archsearch.types import Architecture, Decision
+from archsearch.types import Architecture, CellGraph, Decision
 
 __all__ = ["SearchSpace"]
 
@@ -31,6 +31,8 @@ class SearchSpace(ABC):
     """
 
     name: str = ""
+    #: Settings that keep built networks tiny, for contract tests of every registered space.
+    TEST_CONFIG: dict[str, Any] = {}
 
     # --- what a subclass provides -------------------------------------------------
     @abstractmethod
@@ -56,6 +58,10 @@ class SearchSpace(ABC):
     def canonical(self, values: tuple[str, ...]) -> str:
         """A string equal for isomorphic architectures; defaults to the string itself."""
         return self.format(values)
+
+    def cell_graphs(self, arch: Architecture) -> tuple[CellGraph, ...]:
+        """The cells of ``arch`` as labelled DAGs, for drawing; empty if the space has none."""
+        return ()
 
     # --- shared machinery ---------------------------------------------------------
     def from_values(self, values: Mapping[str, str] | Sequence[str]) -> Architecture:

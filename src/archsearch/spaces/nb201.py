@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from archsearch.errors import InvalidArchitectureError, InvalidParameterError
 from archsearch.ops.nb201_ops import OPS, ResNetBasicblock
 from archsearch.spaces.base import SearchSpace
-from archsearch.types import Architecture, Decision
+from archsearch.types import Architecture, CellGraph, Decision
 
 __all__ = ["NB201Space", "NB201_OPS", "InferCell", "TinyNetwork"]
 
@@ -161,6 +161,7 @@ class NB201Space(SearchSpace):
     """
 
     name = "nb201"
+    TEST_CONFIG = {"channels": 4, "cells_per_stage": 1}
 
     def __init__(self, channels: int = 16, cells_per_stage: int = 5) -> None:
         self.channels = channels
@@ -233,6 +234,11 @@ class NB201Space(SearchSpace):
             ]
             nodes.append("+".join(sorted(terms)))
         return nodes[-1]
+
+    def cell_graphs(self, arch: Architecture) -> tuple[CellGraph, ...]:
+        """The cell as a DAG: nodes 0..3, one labelled edge per non-``none`` operation."""
+        edges = tuple((j, i, op) for (i, j), op in zip(EDGES, arch.values) if op != "none")
+        return (CellGraph("cell", ("in", "1", "2", "out"), edges, inputs=1),)
 
     def build(self, arch: Architecture, input_shape: Sequence[int], n_classes: int) -> nn.Module:
         """A freshly initialised benchmark network for this cell.
