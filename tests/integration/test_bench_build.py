@@ -1,7 +1,6 @@
 """Building a table on real data (digits): parallel workers, kill, resume without redoing rows."""
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -87,7 +86,7 @@ def test_build_killed_and_resumed_redoes_no_row(tmp_path):
     after = rows(db)
     complete = [r for r in after if r[2] == "complete"]
     assert len(complete) == 10 and len({r[1] for r in complete}) == 10
-    for trial_id, row in before.items():  # finished rows were kept, not trained again
+    for _trial_id, row in before.items():  # finished rows were kept, not trained again
         assert row in after
     table = read_table(out).index(archsearch.create_space("nb201", channels=4, cells_per_stage=1))
     assert len(table) == 10

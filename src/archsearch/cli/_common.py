@@ -7,6 +7,7 @@ typed from what it fills in; the real defaults live in ``DEFAULTS``.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 from pathlib import Path
@@ -16,11 +17,11 @@ import torch
 
 from archsearch.data import Augment, Task, load_task
 from archsearch.errors import InvalidParameterError
-from archsearch.spaces import SearchSpace, create_space
+from archsearch.spaces import SPACES, SearchSpace, create_space
 from archsearch.training import TrainConfig
 
 DEFAULTS: dict[str, Any] = {
-    "space": "nb201", "channels": 16, "cells": 5,
+    "space": "nb201", "channels": None, "cells": None, "space_args": None,
     "dataset": "digits", "data_dir": None, "data_path": None, "val_fraction": 0.2,
     "n_train": None, "seed": 0,
     "epochs": 5, "batch_size": 64, "lr": 0.05, "weight_decay": 5e-4,
@@ -32,8 +33,11 @@ DEFAULTS: dict[str, Any] = {
 def add_space_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("search space")
     group.add_argument("--space", help="search space name (default: nb201)")
-    group.add_argument("--channels", type=int, help="channels of the first stage (default: 16)")
-    group.add_argument("--cells", type=int, help="cells per stage (default: 5)")
+    group.add_argument("--channels", type=int,
+                       help="channels of the first stage, for spaces that have them")
+    group.add_argument("--cells", type=int, help="cells per stage, for spaces that have them")
+    group.add_argument("--space-arg", dest="space_args", action="append", metavar="KEY=VALUE",
+                       help="any setting of the space (repeatable), e.g. --space-arg depth=8")
 
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +77,30 @@ def resolve(args: argparse.Namespace, stored: dict[str, Any] | None = None,
 
 
 def build_space(cfg: dict[str, Any]) -> SearchSpace:
-    return create_space(cfg["space"], channels=cfg["channels"], cells_per_stage=cfg["cells"])
+    """The space named in the settings, with the settings it accepts."""
+    factory = SPACES.get(cfg["space"])
+    accepted = inspect.signature(factory).parameters
+    kwargs = {name: cfg[key] for key, name in (("channels", "channels"),
+                                                ("cells", "cells_per_stage"))
+              if cfg.get(key) is not None and name in accepted}
+    kwargs.update(space_args(cfg.get("space_args")))
+    return create_space(cfg["space"], **kwargs)
+
+
+def space_args(pairs: list[str] | dict[str, Any] | None) -> dict[str, Any]:
+    """``["depth=8", "skips=false"]`` -> ``{"depth": 8, "skips": False}`` (JSON values, else text)."""
+    if isinstance(pairs, dict):
+        return pairs
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidParameterError(f"--space-arg must look like KEY=VALUE. Got {pair!r}.")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
 
 
 def build_task(cfg: dict[str, Any]) -> Task:

@@ -1,5 +1,8 @@
 """archsearch.ops: small torch blocks shared by search spaces."""
 
+from archsearch.ops.darts_ops import OPS as DARTS_OPS
+from archsearch.ops.darts_ops import DilConv, FactorizedReduce, SepConv
+from archsearch.ops.mixed_op import MixedOp
 from archsearch.ops.nb201_ops import (
     OPS,
     AvgPool3x3,
@@ -9,4 +12,5 @@ from archsearch.ops.nb201_ops import (
     Zero,
 )
 
-__all__ = ["OPS", "AvgPool3x3", "Identity", "ReLUConvBN", "ResNetBasicblock", "Zero"]
+__all__ = ["OPS", "AvgPool3x3", "Identity", "ReLUConvBN", "ResNetBasicblock", "Zero",
+           "DARTS_OPS", "DilConv", "FactorizedReduce", "MixedOp", "SepConv"]
