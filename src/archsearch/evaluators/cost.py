@@ -5,12 +5,16 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["count_params", "count_flops", "measure_latency_ms"]
+from archsearch.evaluators.base import Evaluator
+from archsearch.types import Architecture, Objective
+
+__all__ = ["Cost", "count_params", "count_flops", "measure_latency_ms"]
 
 
 def count_params(model: nn.Module) -> int:
@@ -59,3 +63,56 @@ def measure_latency_ms(
         times.append((time.perf_counter() - start) * 1e3)
     model.train(was_training)
     return statistics.median(times)
+
+
+class Cost(Evaluator):
+    """What an architecture costs on this device: parameters, FLOPs and measured latency.
+
+    Metrics: ``params``, ``flops`` (batch 1), ``latency_ms`` (median at batch 1) and
+    ``latency_ms_b{N}`` for each further batch size. The objective is the batch-1 latency,
+    minimised; compose it with an accuracy evaluator through
+    :class:`~archsearch.evaluators.Composite` for accuracy-latency searches.
+
+    Args:
+        input_shape: (C, H, W) of one input.
+        n_classes: outputs of the built networks.
+        batch_sizes: batch sizes at which latency is measured (1 first).
+        device: where latency is measured.
+        n_repeat: timed repeats (after warm-up) whose median is reported.
+
+    Example:
+        >>> import archsearch, numpy as np
+        >>> space = archsearch.create_space("nb201", channels=4, cells_per_stage=1)
+        >>> cost = Cost((3, 32, 32), 10, batch_sizes=(1,), n_repeat=3)
+        >>> cost.setup(space)
+        >>> sorted(cost.evaluate(space.sample(np.random.default_rng(0)), None))
+        ['flops', 'latency_ms', 'params']
+    """
+
+    name = "cost"
+    objectives = (Objective("latency_ms", "minimize"),)
+
+    def __init__(self, input_shape: Sequence[int], n_classes: int,
+                 batch_sizes: Sequence[int] = (1, 32), device: str = "cpu",
+                 n_repeat: int = 30) -> None:
+        self.input_shape = input_shape
+        self.n_classes = n_classes
+        self.batch_sizes = batch_sizes
+        self.device = device
+        self.n_repeat = n_repeat
+
+    def evaluate(self, arch: Architecture, ctx: Any) -> dict[str, float]:
+        shape = tuple(self.input_shape)
+        model = self.space.build(arch, shape, self.n_classes).to(torch.device(self.device))
+        metrics: dict[str, float] = {"params": count_params(model),
+                                     "flops": count_flops(model, shape)}
+        for batch in self.batch_sizes:
+            name = "latency_ms" if batch == 1 else f"latency_ms_b{batch}"
+            metrics[name] = measure_latency_ms(model, shape, batch_size=batch,
+                                               n_repeat=self.n_repeat)
+        return metrics
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "input_shape": list(self.input_shape),
+                "n_classes": self.n_classes, "batch_sizes": list(self.batch_sizes),
+                "device": self.device}
