@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from torch import Tensor, nn
 
 __all__ = [
+    "SEARCH_OPS",
     "ReLUConvBN",
     "Zero",
     "Identity",
@@ -22,7 +23,7 @@ __all__ = [
 
 
 class ReLUConvBN(nn.Module):
-    """ReLU, then a bias-free convolution, then an affine batch norm.
+    """ReLU, then a bias-free convolution, then a batch norm.
 
     Args:
         c_in: input channels.
@@ -30,6 +31,7 @@ class ReLUConvBN(nn.Module):
         kernel_size: side of the square kernel.
         stride: convolution stride.
         padding: zero padding on each side.
+        affine: whether the batch norm learns a scale and shift (supernets use False).
 
     Example:
         >>> import torch
@@ -37,12 +39,13 @@ class ReLUConvBN(nn.Module):
         torch.Size([2, 16, 5, 5])
     """
 
-    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int, padding: int) -> None:
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int, padding: int,
+                 affine: bool = True) -> None:
         super().__init__()
         self.op = nn.Sequential(
             nn.ReLU(inplace=False),
             nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=padding, bias=False),
-            nn.BatchNorm2d(c_out, affine=True, track_running_stats=True),
+            nn.BatchNorm2d(c_out, affine=affine, track_running_stats=True),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -145,3 +148,10 @@ OPS: Mapping[str, Callable[[int], nn.Module]] = {
     "avg_pool_3x3": lambda c: AvgPool3x3(),
 }
 """Constructors of the five cell operations, by benchmark name, for ``c`` channels."""
+
+SEARCH_OPS: Mapping[str, Callable[[int], nn.Module]] = {
+    **OPS,
+    "nor_conv_1x1": lambda c: ReLUConvBN(c, c, 1, 1, 0, affine=False),
+    "nor_conv_3x3": lambda c: ReLUConvBN(c, c, 3, 1, 1, affine=False),
+}
+"""The same operations as they appear inside a supernet (batch norms without affine)."""

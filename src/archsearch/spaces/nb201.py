@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from archsearch.errors import InvalidArchitectureError, InvalidParameterError
 from archsearch.ops.nb201_ops import OPS, ResNetBasicblock
 from archsearch.spaces.base import SearchSpace
+from archsearch.spaces.nb201_supernet import NB201Supernet
 from archsearch.types import Architecture, CellGraph, Decision
 
 __all__ = ["NB201Space", "NB201_OPS", "InferCell", "TinyNetwork"]
@@ -234,6 +235,17 @@ class NB201Space(SearchSpace):
             ]
             nodes.append("+".join(sorted(terms)))
         return nodes[-1]
+
+    def supernet(self, input_shape: Sequence[int], n_classes: int) -> NB201Supernet:
+        """The one-shot supernet of this space: a :class:`MixedOp` on every edge."""
+        self.check()
+        _check_shape(input_shape)
+        return NB201Supernet(self.channels, self.cells_per_stage, int(input_shape[0]), n_classes,
+                             NB201_OPS)
+
+    def derive(self, supernet: NB201Supernet) -> Architecture:
+        """The architecture a trained supernet selects: the argmax operation of every edge."""
+        return self.from_values(supernet.chosen_ops())
 
     def cell_graphs(self, arch: Architecture) -> tuple[CellGraph, ...]:
         """The cell as a DAG: nodes 0..3, one labelled edge per non-``none`` operation."""
