@@ -150,6 +150,24 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_describe_reports_the_benchmark_parameter_count():
     arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
     info = json.loads(cli("describe", "--space", "nb201", "--arch", arch, "--input", "3x32x32",
-                          "--classes", "10", "--json").stdout)
+                          "--classes", "10", "--json", "--batch", "0").stdout)
     assert abs(info["params"] / 1e6 - 1.53) < 0.01
     assert info["flops"] > 0 and info["latency_ms"] > 0 and info["arch"] == arch
+    assert "latency_ms_b32" not in info
+
+
+def test_describe_other_spaces_with_a_larger_batch_and_a_drawing(tmp_path):
+    pytest.importorskip("matplotlib")
+    genotype = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 0), "
+                "('sep_conv_3x3', 1), ('skip_connect', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
+                "('skip_connect', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
+                "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+                "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], "
+                "reduce_concat=[2, 3, 4, 5])")
+    drawing = tmp_path / "cells.svg"
+    info = json.loads(cli("describe", "--space", "darts", "--arch", genotype, "--channels", "4",
+                          "--space-arg", "layers=3", "--input", "1x28x28", "--batch", "4",
+                          "--draw", str(drawing), "--json").stdout)
+    assert info["latency_ms_b4"] > 0 and info["space_config"]["layers"] == 3
+    svg = drawing.read_text()
+    assert "sep_conv_3x3" in svg and "max_pool_3x3" in svg

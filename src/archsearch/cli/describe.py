@@ -6,11 +6,9 @@ import argparse
 import json
 from typing import Any
 
-import torch
-
 from archsearch.cli import _common
 from archsearch.errors import InvalidParameterError
-from archsearch.evaluators.cost import count_flops, count_params, measure_latency_ms
+from archsearch.evaluators.cost import Cost
 
 
 def add_parser(commands: Any) -> None:
@@ -22,6 +20,9 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--classes", type=int, default=10, help="number of classes (default: 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--device", default="cpu", help="device for the latency (default: cpu)")
+    p.add_argument("--batch", type=int, default=32,
+                   help="a second batch size for the latency (default: 32; 0: batch 1 only)")
+    p.add_argument("--draw", metavar="FILE", help="draw the cells to FILE (.png or .svg)")
     _common.add_space_args(p)
     p.set_defaults(handler=run)
 
@@ -33,14 +34,22 @@ def run(args: argparse.Namespace) -> int:
     shape = _common.parse_shape(args.input)
     if args.classes < 1:
         raise InvalidParameterError(f"--classes must be >= 1. Got {args.classes}.")
-    model = space.build(arch, shape, args.classes).to(torch.device(args.device))
-    info = {
-        "space": space.name, "space_config": space.config(), "arch": str(arch), "key": arch.key,
-        "input": list(shape), "classes": args.classes, "params": count_params(model),
-        "flops": count_flops(model, shape),
-        "latency_ms": round(measure_latency_ms(model, shape), 4), "latency_batch": 1,
-        "device": args.device,
-    }
+    if args.batch < 0:
+        raise InvalidParameterError(f"--batch must be >= 0. Got {args.batch}.")
+    batches = (1,) if args.batch in (0, 1) else (1, args.batch)
+    cost = Cost(shape, args.classes, batches, device=args.device)
+    cost.setup(space)
+    info: dict[str, Any] = {"space": space.name, "space_config": space.config(),
+                            "arch": str(arch), "key": arch.key, "input": list(shape),
+                            "classes": args.classes}
+    info.update({k: round(v, 4) if "latency" in k else int(v)
+                 for k, v in cost.evaluate(arch, None).items()})
+    info["device"] = args.device
+    if args.draw:
+        from archsearch.reports import draw_architecture
+
+        draw_architecture(space, arch, args.draw)
+        info["drawing"] = args.draw
     if args.json:
         print(json.dumps(info, indent=2))
         return 0

@@ -78,7 +78,8 @@ class Cost(Evaluator):
         n_classes: outputs of the built networks.
         batch_sizes: batch sizes at which latency is measured (1 first).
         device: where latency is measured.
-        n_repeat: timed repeats (after warm-up) whose median is reported.
+        n_repeat: timed repeats (after warm-up) whose median is reported at batch 1; a
+            third as many at larger batches.
 
     Example:
         >>> import archsearch, numpy as np
@@ -108,8 +109,9 @@ class Cost(Evaluator):
                                      "flops": count_flops(model, shape)}
         for batch in self.batch_sizes:
             name = "latency_ms" if batch == 1 else f"latency_ms_b{batch}"
-            metrics[name] = measure_latency_ms(model, shape, batch_size=batch,
-                                               n_repeat=self.n_repeat)
+            repeats = self.n_repeat if batch == 1 else max(3, self.n_repeat // 3)
+            metrics[name] = measure_latency_ms(model, shape, batch_size=batch, n_warmup=2,
+                                               n_repeat=repeats)
         return metrics
 
     def config(self) -> dict[str, Any]:
