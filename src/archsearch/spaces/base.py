@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from archsearch.errors import InvalidArchitectureError
+from archsearch.errors import InvalidArchitectureError, InvalidParameterError
 from archsearch.types import Architecture, CellGraph, Decision
 
-__all__ = ["SearchSpace"]
+__all__ = ["SearchSpace", "check_input_shape", "malformed"]
 
 
 class SearchSpace(ABC):
@@ -157,3 +157,22 @@ class SearchSpace(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         return f"{type(self).__name__}({args})"
+
+
+def check_input_shape(owner: str, input_shape: Sequence[int]) -> int:
+    """The channel count of ``input_shape`` after checking it is three positive ints."""
+    shape = tuple(input_shape) if isinstance(input_shape, Sequence) else ()
+    valid = [not isinstance(s, bool) and isinstance(s, int) and s >= 1 for s in shape]
+    if len(shape) != 3 or not all(valid):
+        raise InvalidParameterError(
+            f"The 'input_shape' parameter of {owner} must be 3 ints >= 1 "
+            f"(channels, height, width). Got {input_shape!r} instead."
+        )
+    return int(shape[0])
+
+
+def malformed(what: str, text: str, why: str, path: str | None = None,
+              limit: int = 120) -> InvalidArchitectureError:
+    """The one-line error for a malformed architecture string (long strings shortened)."""
+    shown = text if len(text) <= limit else text[: limit - 3] + "..."
+    return InvalidArchitectureError(f"Malformed {what} {shown!r}: {why}", path=path)

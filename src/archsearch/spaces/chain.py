@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from archsearch.errors import InvalidArchitectureError, InvalidParameterError
-from archsearch.spaces.base import SearchSpace
+from archsearch.spaces.base import SearchSpace, check_input_shape, malformed
 from archsearch.types import Architecture, Decision
 
 __all__ = ["ChainSpace", "ChainLayer", "ChainNet", "pad_cat"]
@@ -266,7 +266,7 @@ class ChainSpace(SearchSpace):
         stripped = text.strip()
         items = stripped.split("|")
         if len(items) != self.depth:
-            raise _malformed(
+            raise malformed("chain arch string",
                 stripped, f"expected {self.depth} layers separated by '|', got {len(items)}."
             )
         decisions = iter(self.decisions())
@@ -325,7 +325,7 @@ class ChainSpace(SearchSpace):
         """
         self.check()
         self.validate(arch)
-        in_channels = _check_shape(input_shape)
+        in_channels = check_input_shape("ChainSpace.build", input_shape)
         if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
             raise InvalidParameterError(
                 "The 'n_classes' parameter of ChainSpace.build must be an int >= 1. "
@@ -349,15 +349,6 @@ def _check_choices(name: str, value: object, odd: bool) -> None:
         raise _bad_parameter(name, what, value)
 
 
-def _check_shape(input_shape: Sequence[int]) -> int:
-    shape = tuple(input_shape) if isinstance(input_shape, Sequence) else ()
-    valid = [not isinstance(s, bool) and isinstance(s, int) and s >= 1 for s in shape]
-    if len(shape) != 3 or not all(valid):
-        raise InvalidParameterError(
-            "The 'input_shape' parameter of ChainSpace.build must be 3 ints >= 1 "
-            f"(channels, height, width). Got {input_shape!r} instead."
-        )
-    return int(shape[0])
 
 
 def _choice(decision: Decision, value: str) -> str:
@@ -370,5 +361,4 @@ def _choice(decision: Decision, value: str) -> str:
 
 
 def _malformed(text: str, why: str, path: str | None = None) -> InvalidArchitectureError:
-    shown = text if len(text) <= 120 else text[:117] + "..."
-    return InvalidArchitectureError(f"Malformed chain arch string {shown!r}: {why}", path=path)
+    return malformed("chain arch string", text, why, path)

@@ -32,7 +32,7 @@ from archsearch.errors import (
     InvalidParameterError,
     unknown_name,
 )
-from archsearch.spaces.base import SearchSpace
+from archsearch.spaces.base import SearchSpace, check_input_shape
 from archsearch.spaces.darts_genotypes import (
     GENOTYPES,
     Genotype,
@@ -265,7 +265,7 @@ class DartsSpace(SearchSpace):
         """
         self.check()
         self.validate(arch)
-        in_channels = _check_shape(input_shape)
+        in_channels = check_input_shape("DartsSpace", input_shape)
         check_int("DartsSpace.build", "n_classes", n_classes, 1)
         network = NetworkCIFAR if self.network == "cifar" else NetworkImageNet
         return network(self.channels, n_classes, self.layers, self.auxiliary,
@@ -284,7 +284,7 @@ class DartsSpace(SearchSpace):
         from archsearch.spaces.darts_supernet import DartsSupernet
 
         self.check()
-        in_channels = _check_shape(input_shape)
+        in_channels = check_input_shape("DartsSpace", input_shape)
         check_int("DartsSpace.supernet", "n_classes", n_classes, 1)
         return DartsSupernet(self.channels if channels is None else channels, n_classes,
                              self.layers if layers is None else layers, n_nodes=self.n_nodes,
@@ -321,16 +321,6 @@ def _check_choice(owner: str, name: str, value: object, allowed: tuple[object, .
         )
 
 
-def _check_shape(input_shape: Sequence[int]) -> int:
-    """The channels of ``input_shape`` after checking it is three positive ints."""
-    shape = tuple(input_shape) if isinstance(input_shape, Sequence) else ()
-    valid = [not isinstance(s, bool) and isinstance(s, int) and s >= 1 for s in shape]
-    if len(shape) != 3 or not all(valid):
-        raise InvalidParameterError(
-            "The 'input_shape' parameter of DartsSpace must be 3 ints >= 1 "
-            f"(channels, height, width). Got {input_shape!r} instead."
-        )
-    return int(shape[0])
 
 
 # --- published cells -----------------------------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from archsearch.errors import InvalidArchitectureError
+from archsearch.spaces.base import malformed
 
 __all__ = ["GENOTYPES", "Genotype", "format_genotype", "parse_genotype", "unused_nodes"]
 
@@ -124,9 +125,6 @@ def parse_genotype(text: str) -> Genotype:
     )
 
 
-def _malformed(text: str, why: str, path: str | None = None) -> InvalidArchitectureError:
-    shown = text if len(text) <= 80 else text[:77] + "..."
-    return InvalidArchitectureError(f"Malformed DARTS genotype {shown!r}: {why}", path=path)
 
 
 def _call(text: str) -> ast.Call:
@@ -210,3 +208,7 @@ def unused_nodes(pairs: Sequence[tuple[str, int]]) -> list[int]:
     """The intermediate nodes (as inputs ``2 + i``) that no node of the cell reads."""
     read = {index for _, index in pairs}
     return [s for s in range(2, 2 + len(pairs) // 2) if s not in read]
+
+
+def _malformed(text: str, why: str, path: str | None = None) -> InvalidArchitectureError:
+    return malformed("DARTS genotype", text, why, path, limit=80)

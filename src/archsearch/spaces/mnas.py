@@ -46,7 +46,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from archsearch.errors import InvalidArchitectureError, InvalidParameterError
-from archsearch.spaces.base import SearchSpace
+from archsearch.spaces.base import SearchSpace, check_input_shape, malformed
 from archsearch.types import Architecture, Decision
 
 __all__ = [
@@ -349,7 +349,7 @@ class MnasSpace(SearchSpace):
         stripped = text.strip()
         items = stripped.split("|")
         if len(items) != self.n_blocks:
-            raise _malformed(
+            raise malformed("mnas arch string",
                 stripped, f"expected {self.n_blocks} blocks separated by '|', got {len(items)}."
             )
         values: list[str] = []
@@ -367,7 +367,7 @@ class MnasSpace(SearchSpace):
         """
         self.check()
         self.validate(arch)
-        in_channels = _check_shape(input_shape)
+        in_channels = check_input_shape("MnasSpace.build", input_shape)
         if not _is_int(n_classes) or n_classes < 1:
             raise InvalidParameterError(
                 "The 'n_classes' parameter of MnasSpace.build must be an int >= 1. "
@@ -417,14 +417,6 @@ def _bad_parameter(name: str, what: str, value: object) -> InvalidParameterError
     )
 
 
-def _check_shape(input_shape: Sequence[int]) -> int:
-    shape = tuple(input_shape) if isinstance(input_shape, Sequence) else ()
-    if len(shape) != 3 or not all(_is_int(s) and s >= 1 for s in shape):
-        raise InvalidParameterError(
-            "The 'input_shape' parameter of MnasSpace.build must be 3 ints >= 1 "
-            f"(channels, height, width). Got {input_shape!r} instead."
-        )
-    return int(shape[0])
 
 
 def _shown(text: str) -> str:
@@ -432,4 +424,4 @@ def _shown(text: str) -> str:
 
 
 def _malformed(text: str, why: str, path: str | None = None) -> InvalidArchitectureError:
-    return InvalidArchitectureError(f"Malformed mnas arch string {_shown(text)!r}: {why}", path=path)
+    return malformed("mnas arch string", text, why, path)

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from archsearch.errors import InvalidArchitectureError, InvalidParameterError
 from archsearch.ops.nb201_ops import OPS, ResNetBasicblock
-from archsearch.spaces.base import SearchSpace
+from archsearch.spaces.base import SearchSpace, check_input_shape, malformed
 from archsearch.spaces.nb201_supernet import NB201Supernet
 from archsearch.types import Architecture, CellGraph, Decision
 
@@ -203,7 +203,7 @@ class NB201Space(SearchSpace):
         groups = stripped.split("+")
         if not stripped or len(groups) != N_NODES - 1:
             found = len(groups) if stripped else 0
-            raise _malformed(
+            raise malformed("NB201 arch string",
                 stripped, f"expected {N_NODES - 1} node groups separated by '+', got {found}."
             )
         values: list[str] = []
@@ -239,7 +239,7 @@ class NB201Space(SearchSpace):
     def supernet(self, input_shape: Sequence[int], n_classes: int) -> NB201Supernet:
         """The one-shot supernet of this space: a :class:`MixedOp` on every edge."""
         self.check()
-        _check_shape(input_shape)
+        check_input_shape("NB201Space.build", input_shape)
         return NB201Supernet(self.channels, self.cells_per_stage, int(input_shape[0]), n_classes,
                              NB201_OPS)
 
@@ -262,20 +262,12 @@ class NB201Space(SearchSpace):
         """
         self.check()
         self.validate(arch)
-        _check_shape(input_shape)
+        check_input_shape("NB201Space.build", input_shape)
         _check_int("NB201Space.build", "n_classes", n_classes, 1)
         in_channels = int(input_shape[0])
         return TinyNetwork(arch.values, self.channels, self.cells_per_stage, in_channels, n_classes)
 
 
-def _check_shape(input_shape: Sequence[int]) -> None:
-    shape = tuple(input_shape) if isinstance(input_shape, Sequence) else ()
-    valid = [not isinstance(s, bool) and isinstance(s, int) and s >= 1 for s in shape]
-    if len(shape) != 3 or not all(valid):
-        raise InvalidParameterError(
-            "The 'input_shape' parameter of NB201Space.build must be 3 ints >= 1 "
-            f"(channels, height, width). Got {input_shape!r} instead."
-        )
 
 
 def _term(source_expr: str, op: str) -> str:
@@ -286,20 +278,17 @@ def _term(source_expr: str, op: str) -> str:
     return f"({source_expr})@{op}"
 
 
-def _malformed(text: str, why: str, path: str | None = None) -> InvalidArchitectureError:
-    shown = text if len(text) <= 120 else text[:117] + "..."
-    return InvalidArchitectureError(f"Malformed NB201 arch string {shown!r}: {why}", path=path)
 
 
 def _parse_group(text: str, target: int, group: str) -> list[str]:
     """The operations of the ``|op~0|...|op~(target-1)|`` group of node ``target``."""
     if len(group) < 2 or not group.startswith("|") or not group.endswith("|"):
-        raise _malformed(
+        raise malformed("NB201 arch string",
             text, f"node {target} group {group!r} must start and end with '|'."
         )
     items = group[1:-1].split("|")
     if len(items) != target:
-        raise _malformed(
+        raise malformed("NB201 arch string",
             text, f"node {target} group {group!r} must have {target} edges, got {len(items)}."
         )
     return [_parse_item(text, target, source, item) for source, item in enumerate(items)]
@@ -313,7 +302,7 @@ def _parse_item(text: str, target: int, source: int, item: str) -> str:
         raise _malformed(text, f"edge {path!r} item {item!r} must read 'op~{source}'.", path)
     op, index = match.groups()
     if index != str(source):
-        raise _malformed(
+        raise malformed("NB201 arch string",
             text, f"edge {path!r} must read from node {source} ('~{source}'), got '~{index}'.",
             path,
         )
@@ -322,3 +311,7 @@ def _parse_item(text: str, target: int, source: int, item: str) -> str:
             f"Decision {path!r} got {op!r}; allowed: {list(NB201_OPS)}.", path=path
         )
     return op
+
+
+def _malformed(text: str, why: str, path: str | None = None) -> InvalidArchitectureError:
+    return malformed("NB201 arch string", text, why, path)
