@@ -19,7 +19,7 @@ from torch import nn
 from archsearch.errors import InvalidArchitectureError, InvalidParameterError
 from archsearch.types import Architecture, CellGraph, Decision
 
-__all__ = ["SearchSpace", "check_input_shape", "malformed"]
+__all__ = ["SearchSpace", "check_input_shape", "malformed", "split_arch_string"]
 
 
 class SearchSpace(ABC):
@@ -176,3 +176,14 @@ def malformed(what: str, text: str, why: str, path: str | None = None,
     """The one-line error for a malformed architecture string (long strings shortened)."""
     shown = text if len(text) <= limit else text[: limit - 3] + "..."
     return InvalidArchitectureError(f"Malformed {what} {shown!r}: {why}", path=path)
+
+
+def split_arch_string(what: str, text: object, sep: str, count: int, unit: str) -> tuple[str, list[str]]:
+    """Check ``text`` is a string of ``count`` parts joined by ``sep``; return it stripped and split."""
+    if not isinstance(text, str):
+        raise InvalidArchitectureError(f"A {what} must be a str. Got {type(text).__name__} instead.")
+    stripped = text.strip()
+    items = stripped.split(sep)
+    if len(items) != count:
+        raise malformed(what, stripped, f"expected {count} {unit} separated by {sep!r}, got {len(items)}.")
+    return stripped, items

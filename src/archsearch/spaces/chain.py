@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from archsearch.errors import InvalidArchitectureError, InvalidParameterError
-from archsearch.spaces.base import SearchSpace, check_input_shape, malformed
+from archsearch.spaces.base import SearchSpace, check_input_shape, malformed, split_arch_string
 from archsearch.types import Architecture, Decision
 
 __all__ = ["ChainSpace", "ChainLayer", "ChainNet", "pad_cat"]
@@ -258,17 +258,8 @@ class ChainSpace(SearchSpace):
             InvalidArchitectureError: naming the first fault found and, where one is at
                 fault, the decision path.
         """
-        if not isinstance(text, str):
-            raise InvalidArchitectureError(
-                f"A chain arch string must be a str. Got {type(text).__name__} instead."
-            )
         self.check()
-        stripped = text.strip()
-        items = stripped.split("|")
-        if len(items) != self.depth:
-            raise malformed("chain arch string",
-                stripped, f"expected {self.depth} layers separated by '|', got {len(items)}."
-            )
+        stripped, items = split_arch_string("chain arch string", text, "|", self.depth, "layers")
         decisions = iter(self.decisions())
         values: list[str] = []
         for i, item in enumerate(items):

@@ -46,7 +46,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from archsearch.errors import InvalidArchitectureError, InvalidParameterError
-from archsearch.spaces.base import SearchSpace, check_input_shape, malformed
+from archsearch.spaces.base import SearchSpace, check_input_shape, malformed, split_arch_string
 from archsearch.types import Architecture, Decision
 
 __all__ = [
@@ -341,17 +341,8 @@ class MnasSpace(SearchSpace):
             InvalidArchitectureError: naming the first fault found and, where one is at
                 fault, the decision path.
         """
-        if not isinstance(text, str):
-            raise InvalidArchitectureError(
-                f"A mnas arch string must be a str. Got {type(text).__name__} instead."
-            )
         self.check()
-        stripped = text.strip()
-        items = stripped.split("|")
-        if len(items) != self.n_blocks:
-            raise malformed("mnas arch string",
-                stripped, f"expected {self.n_blocks} blocks separated by '|', got {len(items)}."
-            )
+        stripped, items = split_arch_string("mnas arch string", text, "|", self.n_blocks, "blocks")
         values: list[str] = []
         for b, item in enumerate(items):
             values += _parse_block(stripped, b, item)

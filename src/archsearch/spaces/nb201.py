@@ -203,7 +203,7 @@ class NB201Space(SearchSpace):
         groups = stripped.split("+")
         if not stripped or len(groups) != N_NODES - 1:
             found = len(groups) if stripped else 0
-            raise malformed("NB201 arch string",
+            raise _malformed(
                 stripped, f"expected {N_NODES - 1} node groups separated by '+', got {found}."
             )
         values: list[str] = []
@@ -283,12 +283,12 @@ def _term(source_expr: str, op: str) -> str:
 def _parse_group(text: str, target: int, group: str) -> list[str]:
     """The operations of the ``|op~0|...|op~(target-1)|`` group of node ``target``."""
     if len(group) < 2 or not group.startswith("|") or not group.endswith("|"):
-        raise malformed("NB201 arch string",
+        raise _malformed(
             text, f"node {target} group {group!r} must start and end with '|'."
         )
     items = group[1:-1].split("|")
     if len(items) != target:
-        raise malformed("NB201 arch string",
+        raise _malformed(
             text, f"node {target} group {group!r} must have {target} edges, got {len(items)}."
         )
     return [_parse_item(text, target, source, item) for source, item in enumerate(items)]
@@ -302,7 +302,7 @@ def _parse_item(text: str, target: int, source: int, item: str) -> str:
         raise _malformed(text, f"edge {path!r} item {item!r} must read 'op~{source}'.", path)
     op, index = match.groups()
     if index != str(source):
-        raise malformed("NB201 arch string",
+        raise _malformed(
             text, f"edge {path!r} must read from node {source} ('~{source}'), got '~{index}'.",
             path,
         )
