@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from archsearch.ops.nb201_ops import Identity, Zero
+from archsearch.ops.nb201_ops import Identity, ReLUConvBN, Zero
 
 __all__ = [
     "OPS",
@@ -29,34 +29,6 @@ __all__ = [
 ]
 
 
-class ReLUConvBN(nn.Module):
-    """ReLU, then a bias-free convolution, then a batch norm.
-
-    Args:
-        c_in: input channels.
-        c_out: output channels.
-        kernel_size: side of the square kernel.
-        stride: convolution stride.
-        padding: zero padding on each side.
-        affine: whether the batch norm learns a scale and a shift.
-
-    Example:
-        >>> import torch
-        >>> ReLUConvBN(8, 16, 1, 1, 0)(torch.zeros(2, 8, 5, 5)).shape
-        torch.Size([2, 16, 5, 5])
-    """
-
-    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int, padding: int,
-                 affine: bool = True) -> None:
-        super().__init__()
-        self.op = nn.Sequential(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=padding, bias=False),
-            nn.BatchNorm2d(c_out, affine=affine),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.op(x)  # type: ignore[no-any-return]
 
 
 class DilConv(nn.Module):

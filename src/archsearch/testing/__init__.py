@@ -6,7 +6,7 @@ Example:
     >>> check_space(archsearch.create_space("nb201", channels=4, cells_per_stage=1))
 """
 
-from archsearch.testing.contracts import check_space, check_strategy
+from archsearch.testing.contracts import check_parse, check_space, check_strategy
 from archsearch.testing.toy import MatchTarget
 
-__all__ = ["check_space", "check_strategy", "MatchTarget"]
+__all__ = ["check_parse", "check_space", "check_strategy", "MatchTarget"]

@@ -12,7 +12,7 @@ from archsearch.spaces.base import SearchSpace
 from archsearch.strategies.base import Strategy
 from archsearch.types import FrozenTrial, Objective, TrialState
 
-__all__ = ["check_space", "check_strategy"]
+__all__ = ["check_space", "check_strategy", "check_parse"]
 
 
 def check_space(space: SearchSpace, input_shape: Sequence[int] = (1, 8, 8), n_classes: int = 3,
@@ -71,6 +71,19 @@ def check_strategy(strategy: Strategy, space: SearchSpace, n_trials: int = 30,
     replayed, _ = run(n_trials, told[: n_trials // 2])
     _check(first[n_trials // 2:] == replayed,
            f"{strategy.name}: replaying finished trials did not reproduce the next asks")
+
+
+def check_parse(space: SearchSpace, text: object) -> None:
+    """``text`` parses to an architecture that round-trips, or fails with a one-line error.
+
+    Meant for property-based tests that throw random and near-miss strings at a parser.
+    """
+    try:
+        arch = space.parse(text)  # type: ignore[arg-type]
+    except InvalidArchitectureError as err:
+        _check(bool(str(err)) and "\n" not in str(err), f"{space.name}: bad error {err!r}")
+        return
+    _check(space.parse(str(arch)) == arch, f"{space.name}: {text!r} does not round-trip")
 
 
 def _check(ok: bool, message: str) -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from archsearch.errors import InvalidArchitectureError, InvalidParameterError
 from archsearch.spaces.mnas import MNAS_SKELETON, MnasBlock, MnasLayer, MnasNet, MnasSpace
+from archsearch.testing import check_parse
 
 torch.set_num_threads(1)
 
@@ -308,12 +309,7 @@ NEAR_MISS = st.lists(ITEM, min_size=1, max_size=8).map("|".join)
 
 
 def parse_or_error(text: str) -> None:
-    try:
-        arch = SMALL.parse(text)
-    except InvalidArchitectureError as err:
-        assert "\n" not in str(err) and str(err)
-        return
-    assert SMALL.parse(str(arch)) == arch
+    check_parse(SMALL, text)
 
 
 @settings(max_examples=300, deadline=None)

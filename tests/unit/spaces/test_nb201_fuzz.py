@@ -4,8 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import archsearch
-from archsearch import InvalidArchitectureError
 from archsearch.spaces.nb201 import NB201_OPS
+from archsearch.testing import check_parse
 
 SPACE = archsearch.create_space("nb201")
 ITEM = st.builds(lambda op, i: f"{op}~{i}", st.sampled_from([*NB201_OPS, "conv", ""]),
@@ -14,13 +14,8 @@ GROUP = st.lists(ITEM, min_size=0, max_size=4).map(lambda items: "|" + "|".join(
 NEAR_MISS = st.lists(GROUP, min_size=1, max_size=4).map("+".join)
 
 
-def parse_or_error(text):
-    try:
-        arch = SPACE.parse(text)
-    except InvalidArchitectureError as err:
-        assert "\n" not in str(err) and str(err)
-        return
-    assert SPACE.parse(str(arch)) == arch
+def parse_or_error(text: str) -> None:
+    check_parse(SPACE, text)
 
 
 @settings(max_examples=300, deadline=None)
