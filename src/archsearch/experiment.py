@@ -96,7 +96,7 @@ class Experiment:
         fingerprint = {
             "space": {"name": space.name, **space.config()},
             "strategy": strategy.config(), "evaluator": evaluator.config(),
-            "objective": {"name": objective.name, "direction": objective.direction},
+            "objective": objective.to_json(),
             "seed": seed, **(extra_fingerprint or {}),
         }
         found = db.find_experiment(name)
@@ -189,10 +189,14 @@ class Experiment:
             if not isinstance(err, catch):
                 raise
             return finished
-        value = values.get(self.objective.name)
-        if value is None or not math.isfinite(value):
+        score = self.objective.score(values)
+        if score is None or not math.isfinite(score):
+            value = values.get(self.objective.name)
             return self._finish(trial, TrialState.FAILED, values,
                                 f"objective {self.objective.name!r} is {value}")
+        if self.objective.name not in values:  # a derived objective (a reward) is kept too
+            values = {**values, self.objective.name: score if self.objective.direction ==
+                      "maximize" else -score}
         return self._finish(trial, TrialState.COMPLETE, values, None)
 
     def _finish(self, trial: FrozenTrial, state: TrialState, values: dict[str, float],
@@ -214,8 +218,7 @@ class Experiment:
 
 def best_trials(trials: Sequence[FrozenTrial], objective: Objective, k: int = 1) -> list[FrozenTrial]:
     """The ``k`` best of ``trials`` by ``objective`` (ties: the earlier trial first)."""
-    ranked = sorted(trials, key=lambda t: (objective.sort_value(t.values.get(objective.name)),
-                                           t.number))
+    ranked = sorted(trials, key=lambda t: (objective.sort_value(t.values), t.number))
     return ranked[:k]
 
 

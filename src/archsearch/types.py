@@ -68,18 +68,26 @@ class Objective:
         """Whether value ``a`` is strictly better than ``b``."""
         return a > b if self.direction == "maximize" else a < b
 
-    def score(self, values: Mapping[str, float]) -> float | None:
-        """The value to maximise for these metrics, or None if the metric is missing or NaN."""
+    def value(self, values: Mapping[str, float]) -> float | None:
+        """The objective's own value for these metrics (None if missing or NaN)."""
         value = values.get(self.name)
-        if value is None or math.isnan(value):
-            return None
-        return float(value) if self.direction == "maximize" else -float(value)
+        return None if value is None or math.isnan(value) else float(value)
 
-    def sort_value(self, value: float | None) -> float:
+    def score(self, values: Mapping[str, float]) -> float | None:
+        """The value to maximise for these metrics, or None if it cannot be computed."""
+        value = self.value(values)
+        if value is None:
+            return None
+        return value if self.direction == "maximize" else -value
+
+    def sort_value(self, values: Mapping[str, float]) -> float:
         """A number that sorts best-first in ascending order; missing values sort last."""
-        if value is None or math.isnan(value):
-            return math.inf
-        return -value if self.direction == "maximize" else value
+        score = self.score(values)
+        return math.inf if score is None else -score
+
+    def to_json(self) -> dict[str, Any]:
+        """The objective as JSON-ready data (part of an experiment's identity)."""
+        return {"name": self.name, "direction": self.direction}
 
 
 class TrialState(str, enum.Enum):

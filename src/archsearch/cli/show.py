@@ -11,6 +11,7 @@ from typing import Any
 from archsearch.cli.search import STORE
 from archsearch.errors import StoreError
 from archsearch.experiment import best_trials
+from archsearch.objectives import objective_from_json
 from archsearch.storage import SQLiteStore
 from archsearch.types import FrozenTrial, Objective, TrialState
 
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if found is None:
         raise StoreError(f"No experiment {name!r} in {path}; it holds: {names or 'none'}.")
     experiment_id, fingerprint = found
-    objective = Objective(**fingerprint.get("objective", {"name": "val_accuracy"}))
+    objective = objective_from_json(fingerprint.get("objective", {"name": "val_accuracy"}))
     trials = store.trials(experiment_id)
     best = best_trials([t for t in trials if t.state is TrialState.COMPLETE], objective)
     if args.json:

@@ -6,13 +6,15 @@ from archsearch.registry import Registry
 from archsearch.strategies.base import Strategy
 from archsearch.strategies.evolution import RegularizedEvolution
 from archsearch.strategies.random import RandomSearch
+from archsearch.strategies.reinforce import Reinforce
 
-__all__ = ["Strategy", "RandomSearch", "RegularizedEvolution", "STRATEGIES",
+__all__ = ["Strategy", "RandomSearch", "RegularizedEvolution", "Reinforce", "STRATEGIES",
            "create_strategy", "list_strategies"]
 
 STRATEGIES: Registry[Strategy] = Registry("strategy", "archsearch.list_strategies()")
 STRATEGIES.register("random")(RandomSearch)
 STRATEGIES.register("evolution")(RegularizedEvolution)
+STRATEGIES.register("reinforce")(Reinforce)
 
 
 def create_strategy(name: str, **kwargs: Any) -> Strategy:

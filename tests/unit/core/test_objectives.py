@@ -1,0 +1,71 @@
+import math
+
+import pytest
+
+import archsearch
+from archsearch import Experiment, FrozenTrial, InvalidParameterError, TrialState
+from archsearch.objectives import MnasReward, objective_from_json, pareto_front
+from archsearch.testing import MatchTarget
+
+
+@pytest.mark.parametrize("acc, lat, target, alpha, beta, expected", [
+    (0.8, 10.0, 10.0, -0.07, -0.07, 0.8),                      # at the target: ACC
+    (0.8, 20.0, 10.0, -0.07, -0.07, 0.8 * 2 ** -0.07),         # twice too slow, soft
+    (0.8, 5.0, 10.0, -0.07, -0.07, 0.8 * 0.5 ** -0.07),        # faster: a small bonus
+    (0.8, 5.0, 10.0, 0.0, -1.0, 0.8),                          # hard: no bonus under T
+    (0.8, 20.0, 10.0, 0.0, -1.0, 0.4),                         # hard: ACC / (LAT / T)
+])
+def test_mnas_reward_values(acc, lat, target, alpha, beta, expected):
+    reward = MnasReward(accuracy="a", latency="l", target=target, alpha=alpha, beta=beta)
+    assert reward.value({"a": acc, "l": lat}) == pytest.approx(expected)
+    assert reward.score({"a": acc, "l": lat}) == pytest.approx(expected)
+
+
+def test_soft_and_hard_presets():
+    soft, hard = MnasReward.soft("a", "l", 3.0), MnasReward.hard("a", "l", 3.0)
+    assert (soft.alpha, soft.beta) == (-0.07, -0.07) and (hard.alpha, hard.beta) == (0.0, -1.0)
+
+
+@pytest.mark.parametrize("values", [{"a": 0.5}, {"l": 1.0}, {"a": math.nan, "l": 1.0},
+                                    {"a": 0.5, "l": 0.0}, {"a": 0.5, "l": math.inf}])
+def test_mnas_reward_missing_or_bad_metrics(values):
+    assert MnasReward.soft("a", "l", 1.0).score(values) is None
+
+
+def test_bad_target():
+    with pytest.raises(InvalidParameterError, match="'target' parameter of MnasReward"):
+        MnasReward(target=0)
+
+
+def test_json_round_trip():
+    for objective in (MnasReward.hard("a", "l", 2.5), archsearch.Objective("x", "minimize")):
+        assert objective_from_json(objective.to_json()) == objective
+
+
+def trial(n, a, b, state=TrialState.COMPLETE):
+    return FrozenTrial(n, 0, n, "x", str(n), state, {"acc": a, "lat": b})
+
+
+def test_pareto_front():
+    trials = [trial(0, 0.9, 10), trial(1, 0.8, 5), trial(2, 0.85, 12), trial(3, 0.7, 5),
+              trial(4, 0.95, 20), trial(5, 0.99, 1, TrialState.FAILED), trial(6, math.nan, 1)]
+    front = pareto_front(trials, ("acc", "maximize"), ("lat", "minimize"))
+    assert [t.number for t in front] == [4, 0, 1]
+
+
+def test_a_derived_objective_is_stored_and_drives_the_search():
+    space = archsearch.create_space("nb201")
+    target = ("nor_conv_3x3",) * 6
+
+    class WithLatency(MatchTarget):
+        def evaluate(self, arch, ctx):
+            score = super().evaluate(arch, ctx)["score"]
+            return {"score": score, "lat": 1.0 + arch.values.count("nor_conv_3x3")}
+
+    reward = MnasReward.hard("score", "lat", target=3.0)
+    exp = Experiment.create("m", space, archsearch.create_strategy("evolution"),
+                            WithLatency(target), store=":memory:", objective=reward)
+    exp.run(n_trials=60)
+    best = exp.best()[0]
+    assert best.values["mnas_reward"] == pytest.approx(reward.value(best.values))
+    assert all(best.values["mnas_reward"] >= t.values["mnas_reward"] for t in exp.trials())
