@@ -26,7 +26,8 @@ from archsearch.types import Architecture, FrozenTrial, Objective, TrialState
 __all__ = ["Experiment"]
 
 Callback = Callable[["Experiment", FrozenTrial], None]
-_MAX_DUPLICATE_ASKS = 1000
+_MAX_DUPLICATE_ASKS = 50
+_MAX_RANDOM_DRAWS = 1000
 
 
 class Experiment:
@@ -156,15 +157,24 @@ class Experiment:
         return self._n_finished
 
     def _ask(self) -> Architecture:
+        """The next architecture: an interrupted one first, else the strategy's next new one.
+
+        A strategy that keeps proposing architectures already evaluated (a converged
+        controller, a small space) is asked a bounded number of times; then a random unseen
+        architecture is taken, and only a space with none left repeats one.
+        """
         if self._pending:
             return self._pending.pop(0)
         seen = self._seen
         rng = rng_for(self.seed, len(seen))
-        arch = self.strategy.ask(rng)
         for _ in range(_MAX_DUPLICATE_ASKS):
-            if arch.key not in seen:
-                break
             arch = self.strategy.ask(rng)
+            if arch.key not in seen:
+                return arch
+        for _ in range(_MAX_RANDOM_DRAWS):
+            arch = self.space.sample(rng)
+            if arch.key not in seen:
+                return arch
         return arch  # the space is exhausted (or nearly): a repeat is allowed
 
     def _run_one(self, catch: tuple[type[BaseException], ...]) -> FrozenTrial:

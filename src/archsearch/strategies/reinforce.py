@@ -15,6 +15,8 @@ from archsearch.types import Architecture, FrozenTrial, Objective
 
 __all__ = ["Reinforce"]
 
+_State = tuple[torch.Tensor, torch.Tensor]
+
 
 class Controller(nn.Module):
     """An LSTM that emits one choice per decision, in order.
@@ -44,7 +46,7 @@ class Controller(nn.Module):
             nn.init.uniform_(p, -0.1, 0.1)  # as in ENAS
 
     def logits(self, step: int, x: torch.Tensor,
-               state: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, Any]:
+               state: _State | None) -> tuple[torch.Tensor, _State]:
         """Logits of decision ``step`` given input ``x``; also the new LSTM state."""
         h, c = self.cell(x, state)
         raw = self.heads[step](h) / self.temperature
@@ -56,7 +58,8 @@ class Controller(nn.Module):
 
     def score(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher-forced log-probability and entropy of each row of ``indices`` (B, T)."""
-        x, state = self.first_input(indices.shape[0]), None
+        x: torch.Tensor = self.first_input(indices.shape[0])
+        state: _State | None = None
         log_prob = torch.zeros(indices.shape[0])
         entropy = torch.zeros(indices.shape[0])
         for t in range(len(self.n_choices)):
@@ -106,7 +109,7 @@ class Reinforce(Strategy):
         entropy_weight: weight of the entropy bonus in the loss.
         lr: Adam learning rate.
         batch_size: told trials per update.
-        baseline_decay: decay of the reward moving average, in [0, 1).
+        baseline_decay: decay of the reward moving average, in [0, 1] (1 keeps the first reward).
         grad_clip: maximum gradient norm per update.
 
     Example:
@@ -158,7 +161,8 @@ class Reinforce(Strategy):
     def ask(self, rng: np.random.Generator) -> Architecture:
         indices: list[int] = []
         with torch.no_grad():
-            x, state = self.controller.first_input(1), None
+            x = self.controller.first_input(1)
+            state: _State | None = None
             for t in range(len(self.decisions)):
                 logits, state = self.controller.logits(t, x, state)
                 probs = torch.softmax(logits[0].double(), dim=-1).numpy()

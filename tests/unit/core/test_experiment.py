@@ -164,3 +164,18 @@ def test_best_orders_by_the_objective():
     scores = [t.values["score"] for t in exp.best(5)]
     assert scores == sorted(scores, reverse=True)
     assert scores[0] == max(t.values["score"] for t in exp.trials())
+
+
+class Stubborn(archsearch.strategies.RandomSearch):
+    """Always proposes the same architecture."""
+
+    def ask(self, rng):
+        return self.space.parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+
+
+def test_a_strategy_stuck_on_one_architecture_gets_new_ones():
+    exp = Experiment.create("s", archsearch.create_space("nb201"), Stubborn(),
+                            MatchTarget(TARGET), store=":memory:")
+    exp.run(n_trials=20)
+    keys = [t.key for t in exp.trials()]
+    assert len(keys) == 20 and len(set(keys)) == 20
