@@ -19,7 +19,7 @@ from torch import nn
 from archsearch.errors import InvalidArchitectureError, InvalidParameterError
 from archsearch.types import Architecture, CellGraph, Decision
 
-__all__ = ["SearchSpace", "check_input_shape", "malformed", "split_arch_string"]
+__all__ = ["SearchSpace", "check_build_args", "check_input_shape", "malformed", "split_arch_string"]
 
 
 class SearchSpace(ABC):
@@ -169,6 +169,15 @@ def check_input_shape(owner: str, input_shape: Sequence[int]) -> int:
             f"(channels, height, width). Got {input_shape!r} instead."
         )
     return int(shape[0])
+
+
+def check_build_args(owner: str, input_shape: Sequence[int], n_classes: int) -> int:
+    """Check ``build``'s input shape and class count; returns the input channels."""
+    channels = check_input_shape(owner, input_shape)
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
+        raise InvalidParameterError(
+            f"The 'n_classes' parameter of {owner} must be an int >= 1. Got {n_classes!r} instead.")
+    return channels
 
 
 def malformed(what: str, text: str, why: str, path: str | None = None,

@@ -30,7 +30,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from archsearch.errors import InvalidArchitectureError, InvalidParameterError
-from archsearch.spaces.base import SearchSpace, check_input_shape, malformed, split_arch_string
+from archsearch.spaces.base import (
+    SearchSpace,
+    check_build_args,
+    malformed,
+    split_arch_string,
+)
 from archsearch.types import Architecture, Decision
 
 __all__ = ["ChainSpace", "ChainLayer", "ChainNet", "pad_cat"]
@@ -316,12 +321,7 @@ class ChainSpace(SearchSpace):
         """
         self.check()
         self.validate(arch)
-        in_channels = check_input_shape("ChainSpace.build", input_shape)
-        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
-            raise InvalidParameterError(
-                "The 'n_classes' parameter of ChainSpace.build must be an int >= 1. "
-                f"Got {n_classes!r} instead."
-            )
+        in_channels = check_build_args("ChainSpace.build", input_shape, n_classes)
         return ChainNet(self.layers(arch.values), in_channels, n_classes)
 
 

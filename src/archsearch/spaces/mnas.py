@@ -46,7 +46,12 @@ from typing import Any
 from torch import Tensor, nn
 
 from archsearch.errors import InvalidArchitectureError, InvalidParameterError
-from archsearch.spaces.base import SearchSpace, check_input_shape, malformed, split_arch_string
+from archsearch.spaces.base import (
+    SearchSpace,
+    check_build_args,
+    malformed,
+    split_arch_string,
+)
 from archsearch.types import Architecture, Decision
 
 __all__ = [
@@ -358,12 +363,7 @@ class MnasSpace(SearchSpace):
         """
         self.check()
         self.validate(arch)
-        in_channels = check_input_shape("MnasSpace.build", input_shape)
-        if not _is_int(n_classes) or n_classes < 1:
-            raise InvalidParameterError(
-                "The 'n_classes' parameter of MnasSpace.build must be an int >= 1. "
-                f"Got {n_classes!r} instead."
-            )
+        in_channels = check_build_args("MnasSpace.build", input_shape, n_classes)
         return MnasNet(
             self.blocks(arch.values), in_channels, n_classes,
             stem_channels=make_divisible(32 * float(self.width)),
