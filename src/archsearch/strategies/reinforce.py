@@ -153,22 +153,16 @@ class Reinforce(Strategy):
             torch.manual_seed(seed)
             self.controller = Controller(n_choices, self.hidden_size, float(self.temperature),
                                          float(self.tanh_constant))
-        self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.lr)
+        self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.lr, foreach=True)
         self.baseline: float | None = None
         self.batch: list[tuple[np.ndarray, float]] = []
         self.n_updates = 0
+        self._sampler: _NumpySampler | None = None  # rebuilt after each update
 
     def ask(self, rng: np.random.Generator) -> Architecture:
-        indices: list[int] = []
-        with torch.no_grad():
-            x = self.controller.first_input(1)
-            state: _State | None = None
-            for t in range(len(self.decisions)):
-                logits, state = self.controller.logits(t, x, state)
-                probs = torch.softmax(logits[0].double(), dim=-1).numpy()
-                indices.append(_draw(probs, rng))
-                x = self.controller.embeddings[t](torch.tensor([indices[-1]]))
-        return self.space.decode(indices)
+        if self._sampler is None:
+            self._sampler = _NumpySampler(self.controller)
+        return self.space.decode(self._sampler.sample(rng))
 
     def tell(self, trial: FrozenTrial) -> None:
         score = self.objective.score(trial.values)
@@ -192,6 +186,7 @@ class Reinforce(Strategy):
         loss.backward()  # type: ignore[no-untyped-call]
         nn.utils.clip_grad_norm_(self.controller.parameters(), self.grad_clip)
         self.optimizer.step()
+        self._sampler = None
         for reward in rewards:
             self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward
         self.n_updates += 1
@@ -206,6 +201,47 @@ class Reinforce(Strategy):
                 "entropy_weight": self.entropy_weight, "lr": self.lr,
                 "batch_size": self.batch_size, "baseline_decay": self.baseline_decay,
                 "grad_clip": self.grad_clip}
+
+
+class _NumpySampler:
+    """The controller's sampling pass in numpy, on a float64 copy of its weights.
+
+    Sampling runs the LSTM on one row at a time; at that size torch's per-op overhead
+    dominates, and numpy draws an architecture about ten times faster. The copy is taken
+    after each update, so it always matches the controller.
+    """
+
+    def __init__(self, controller: Controller) -> None:
+        def arr(t: torch.Tensor) -> np.ndarray:
+            return t.detach().double().numpy().copy()
+
+        cell = controller.cell
+        self.start = arr(controller.start)[0]
+        self.w_ih, self.w_hh = arr(cell.weight_ih).T, arr(cell.weight_hh).T
+        self.bias = arr(cell.bias_ih) + arr(cell.bias_hh)
+        self.heads = [(arr(h.weight).T, arr(h.bias)) for h in controller.heads]
+        self.embeddings = [arr(e.weight) for e in controller.embeddings]
+        self.temperature, self.tanh_constant = controller.temperature, controller.tanh_constant
+
+    def sample(self, rng: np.random.Generator) -> list[int]:
+        """One choice per decision, drawn with ``rng``."""
+        size = self.start.shape[0]
+        x, h, c = self.start, np.zeros(size), np.zeros(size)
+        indices: list[int] = []
+        for (w, b), embedding in zip(self.heads, self.embeddings, strict=True):
+            gates = x @ self.w_ih + h @ self.w_hh + self.bias  # torch's order: i, f, g, o
+            i, f, g, o = (gates[k * size:(k + 1) * size] for k in range(4))
+            c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+            h = _sigmoid(o) * np.tanh(c)
+            logits = self.tanh_constant * np.tanh((h @ w + b) / self.temperature)
+            probs = np.exp(logits - logits.max())
+            indices.append(_draw(probs / probs.sum(), rng))
+            x = embedding[indices[-1]]
+        return indices
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 def _draw(probs: np.ndarray, rng: np.random.Generator) -> int:
