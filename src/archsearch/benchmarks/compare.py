@@ -24,7 +24,7 @@ from archsearch.evaluators.base import Evaluator
 from archsearch.experiment import Experiment
 from archsearch.spaces.base import SearchSpace
 from archsearch.storage import MemoryStore
-from archsearch.strategies import create_strategy
+from archsearch.strategies import create_strategy, parse_strategy_spec
 from archsearch.types import TrialState
 
 __all__ = ["CompareResult", "compare_strategies", "plot_curves"]
@@ -67,7 +67,12 @@ def compare_strategies(
     direction: Literal["maximize", "minimize"] = "maximize",
     strategy_args: dict[str, dict[str, Any]] | None = None,
 ) -> CompareResult:
-    """Run each strategy for ``seeds`` seeds of ``budget`` queries on ``table``."""
+    """Run each strategy for ``seeds`` seeds of ``budget`` queries on ``table``.
+
+    ``strategies`` are names or specs with settings (``"reinforce:lr=0.01"``); the same
+    strategy may appear with several settings. ``strategy_args`` adds settings by spec.
+    Results are keyed by spec.
+    """
     from archsearch.evaluators.tabular import TabularLookup  # evaluators import this package
 
     check_int("compare_strategies", "budget", budget, 1)
@@ -79,12 +84,17 @@ def compare_strategies(
     evaluator = TabularLookup(table, objective, direction)
     result = CompareResult(objective, report, budget, seeds)
     result.optimum = float(np.nanmax(table.columns[report]))
-    for name in strategies:
+    parsed = {spec: parse_strategy_spec(spec) for spec in strategies}
+    for spec, (name, args) in parsed.items():
+        args = {**args, **(strategy_args or {}).get(spec, {})}
+        create_strategy(name, **args).setup(space, evaluator.objectives[0], 0)  # fail early
+    for spec, (name, args) in parsed.items():
+        args = {**args, **(strategy_args or {}).get(spec, {})}
         start = time.perf_counter()
-        runs = [_one_run(space, name, (strategy_args or {}).get(name, {}), evaluator, seed,
-                         budget, report) for seed in range(seeds)]
-        result.curves[name] = np.stack(runs)
-        result.seconds[name] = time.perf_counter() - start
+        runs = [_one_run(space, name, args, evaluator, seed, budget, report)
+                for seed in range(seeds)]
+        result.curves[spec] = np.stack(runs)
+        result.seconds[spec] = time.perf_counter() - start
     return result
 
 

@@ -14,7 +14,7 @@ from archsearch.benchmarks import compare_strategies, plot_curves, read_table, s
 from archsearch.benchmarks.build import BuildRecipe, build_table
 from archsearch.benchmarks.quality import table_quality
 from archsearch.errors import InvalidParameterError
-from archsearch.strategies import STRATEGIES
+from archsearch.strategies import parse_strategy_spec
 from archsearch.training import TrainConfig
 
 
@@ -31,7 +31,8 @@ def add_parser(commands: Any) -> None:
     c.add_argument("--minimize", action="store_true", help="minimise the objective instead")
     c.add_argument("--report", help="the column reported for each run's pick (default: objective)")
     c.add_argument("--strategies", default="random,evolution",
-                   help="comma-separated strategy names (default: random,evolution)")
+                   help="comma-separated strategies, each a name or NAME:KEY=VALUE[:KEY=VALUE] "
+                   "(e.g. random,reinforce:lr=0.01; default: random,evolution)")
     c.add_argument("--budget", type=int, default=100, help="queries per run (default: 100)")
     c.add_argument("--seeds", type=int, default=20, help="runs per strategy (default: 20)")
     c.add_argument("--json", action="store_true", help="print JSON")
@@ -78,7 +79,7 @@ def run_compare(args: argparse.Namespace) -> int:
     if not names:
         raise InvalidParameterError("--strategies needs at least one strategy name.")
     for name in names:
-        STRATEGIES.get(name)  # unknown names fail before any work
+        parse_strategy_spec(name)  # unknown names fail before any work
     table = read_table(args.table)
     space = space_of(table, args.space)
     result = compare_strategies(table, space, args.objective, names, budget=args.budget,
@@ -91,9 +92,10 @@ def run_compare(args: argparse.Namespace) -> int:
         return 0
     print(f"{result.report} of the architecture picked by {result.objective} after "
           f"{result.budget} queries, {result.seeds} seeds (table optimum {result.optimum:.2f}):")
+    width = max(12, *(len(n) for n in names))
     for name in names:
         mean, std = result.final(name)
-        print(f"  {name:<12} {mean:8.3f} ± {std:.3f}   ({result.seconds[name]:.1f} s)")
+        print(f"  {name:<{width}} {mean:8.3f} ± {std:.3f}   ({result.seconds[name]:.1f} s)")
     if args.plot:
         print(f"curves: {args.plot}", file=sys.stderr)
     return 0

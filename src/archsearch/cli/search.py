@@ -16,17 +16,32 @@ from tqdm import tqdm
 
 from archsearch.cli import _common
 from archsearch.errors import ExperimentExistsError, InvalidParameterError
-from archsearch.evaluators import Evaluator, PartialTraining, TabularLookup
+from archsearch.evaluators import Composite, Evaluator, LatencyLookup, PartialTraining, TabularLookup
 from archsearch.experiment import Experiment
+from archsearch.objectives import MnasReward
 from archsearch.spaces import SearchSpace
 from archsearch.storage import SQLiteStore
-from archsearch.strategies import Strategy, create_strategy
-from archsearch.types import FrozenTrial, TrialState
+from archsearch.strategies import Strategy, create_strategy, list_strategies, parse_strategy_spec
+from archsearch.types import FrozenTrial, Objective, TrialState
 
 STORE, CONFIG, BEST = "store.db", "config.json", "best.json"
 SEARCH_DEFAULTS: dict[str, Any] = {
     "strategy": "evolution", "population_size": 10, "sample_size": 3, "name": "search",
-    "evaluator": "train", "objective": None,
+    "evaluator": "train", "objective": None, "minimize": False, "mnas_target": None,
+    "mnas_latency": None, "mnas_constraint": "soft", "latency_table": None, "preset": None,
+}
+
+# Named recipes of the literature: settings a user may still override one by one.
+PRESETS: dict[str, dict[str, Any]] = {
+    # Zoph & Le (2017): the controller picks, layer by layer, filters (24, 36, 48, 64), kernel
+    # (1, 3, 5, 7), stride and which earlier layers feed each one; reward = val accuracy.
+    "nas-rl": {"space": "chain", "strategy": "reinforce", "budget": 30, "epochs": 5,
+               "space_args": {"depth": 6, "filters": [24, 36, 48, 64],
+                              "kernel_sizes": [1, 3, 5, 7], "strides": [1, 2], "skips": True}},
+    # Zoph et al. (2018): the controller picks a normal and a reduction cell (the DARTS cell
+    # encoding); reward = val accuracy of a small proxy network of those cells trained briefly.
+    "nasnet": {"space": "darts", "strategy": "reinforce", "budget": 20, "epochs": 3,
+               "channels": 8, "space_args": {"layers": 5}},
 }
 
 
@@ -40,13 +55,36 @@ def add_parser(commands: Any) -> None:
                    "search may not")
     p.add_argument("--budget", type=int, help="total finished trials wanted (default: 20)")
     p.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
-    p.add_argument("--strategy", help="random or evolution (default: evolution)")
+    p.add_argument("--preset", choices=sorted(PRESETS),
+                   help="a named recipe: nas-rl (REINFORCE controller over a layer-by-layer "
+                   "chain space) or nasnet (REINFORCE controller over DARTS normal and "
+                   "reduction cells, scored on a small proxy network); options given as well "
+                   "override the preset's")
+    p.add_argument("--strategy", help=f"{', '.join(list_strategies())}; settings go after "
+                   "the name: NAME:KEY=VALUE[:KEY=VALUE], e.g. reinforce:lr=0.01 "
+                   "(default: evolution)")
     p.add_argument("--population-size", type=int, help="evolution: population (default: 10)")
     p.add_argument("--sample-size", type=int, help="evolution: tournament size (default: 3)")
     p.add_argument("--name", help="experiment name in the store (default: search)")
     p.add_argument("--evaluator", help="'train' (partial training, the default) or "
                    "'table:PATH' (look architectures up in a tabular benchmark)")
-    p.add_argument("--objective", help="with a table: the column to maximise")
+    o = p.add_argument_group("objective")
+    o.add_argument("--objective", help="the metric to maximise: a table column (required with "
+                   "a table) or a metric of the evaluator (default: val_accuracy)")
+    o.add_argument("--minimize", action="store_true", default=None,
+                   help="minimise --objective instead")
+    o.add_argument("--mnas-target", type=float, metavar="T",
+                   help="maximise the MnasNet reward ACC x (LAT/T)^w instead, ACC being "
+                   "--objective and T this latency target")
+    o.add_argument("--mnas-latency", metavar="METRIC",
+                   help="the latency in that reward: a table column (e.g. latency_ms_pixel3), "
+                   "or with training 'latency_ms' (measured here, the default) or "
+                   "'latency_ms_predicted' (from --latency-table)")
+    o.add_argument("--mnas-constraint", choices=("soft", "hard"),
+                   help="soft: w = -0.07 (default); hard: w = 0 under T, -1 over it")
+    o.add_argument("--latency-table", metavar="PATH",
+                   help="also predict latency_ms_predicted from this latency table "
+                   "(see benchmarks/latency_table.py)")
     _common.add_space_args(p)
     _common.add_data_args(p)
     _common.add_train_args(p, epochs_default=5)
@@ -56,7 +94,13 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     stored = _stored_config(run_dir) if args.resume else None
-    cfg = _common.resolve(args, stored, dict(SEARCH_DEFAULTS, budget=20, timeout=None))
+    preset = PRESETS[args.preset] if args.preset else {}
+    if stored is not None and args.preset and stored.get("preset") != args.preset:
+        raise InvalidParameterError(f"{run_dir} holds a search made with preset "
+                                    f"{stored.get('preset')!r}, not {args.preset!r}.")
+    cfg = _common.resolve(args, stored, {**SEARCH_DEFAULTS, "budget": 20, "timeout": None, **preset})
+    if preset.get("space_args") and args.space_args:  # the user's settings refine the preset's
+        cfg["space_args"] = {**preset["space_args"], **_common.space_args(args.space_args)}
     if cfg["budget"] is None and cfg["timeout"] is None:
         cfg["budget"] = 20
     _common.set_threads(cfg)
@@ -70,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     space, strategy, evaluator, extra = parts
     exp = Experiment.create(cfg["name"], space, strategy, evaluator, store=store,
                             seed=cfg["seed"], if_exists="resume" if args.resume else "error",
-                            extra_fingerprint=extra)
+                            objective=strategy.objective, extra_fingerprint=extra)
     _common.write_json(run_dir / CONFIG, cfg)
     _run_with_progress(exp, cfg)
     return _finish(exp, run_dir)
@@ -86,13 +130,41 @@ def _stored_config(run_dir: Path) -> dict[str, Any] | None:
 def _parts(cfg: dict[str, Any]) -> tuple[SearchSpace, Strategy, Evaluator, dict[str, Any]]:
     """The space, strategy and evaluator the settings name, set up and checked."""
     space = _common.build_space(cfg)
-    strategy_args = ({"population_size": cfg["population_size"], "sample_size": cfg["sample_size"]}
-                     if cfg["strategy"] == "evolution" else {})
-    strategy = create_strategy(cfg["strategy"], **strategy_args)
+    name, strategy_args = parse_strategy_spec(cfg["strategy"])
+    if name == "evolution":
+        strategy_args = {"population_size": cfg["population_size"],
+                         "sample_size": cfg["sample_size"], **strategy_args}
+    strategy = create_strategy(name, **strategy_args)
     evaluator, extra = _evaluator(cfg)
     evaluator.setup(space)
-    strategy.setup(space, evaluator.objectives[0], cfg["seed"])
+    strategy.setup(space, _objective(cfg, evaluator), cfg["seed"])
     return space, strategy, evaluator, extra
+
+
+def _objective(cfg: dict[str, Any], evaluator: Evaluator) -> Objective:
+    """What the search maximises: one metric, or the MnasNet reward of two."""
+    metric = cfg["objective"] or evaluator.objectives[0].name
+    if cfg["mnas_target"] is None:
+        if cfg["mnas_latency"] is not None:
+            raise InvalidParameterError("--mnas-latency needs --mnas-target T.")
+        return Objective(metric, "minimize" if cfg["minimize"] else "maximize")
+    if cfg["minimize"]:
+        raise InvalidParameterError("--minimize does not go with --mnas-target: the reward "
+                                    "maximises accuracy.")
+    latency = _latency_metric(cfg)
+    if cfg["mnas_target"] <= 0:
+        raise InvalidParameterError(f"--mnas-target must be > 0. Got {cfg['mnas_target']}.")
+    make = MnasReward.hard if cfg["mnas_constraint"] == "hard" else MnasReward.soft
+    return make(metric, latency, cfg["mnas_target"])
+
+
+def _latency_metric(cfg: dict[str, Any]) -> str:
+    if cfg["mnas_latency"]:
+        return str(cfg["mnas_latency"])
+    if str(cfg["evaluator"]).startswith("table:"):
+        raise InvalidParameterError("With a table, --mnas-target needs --mnas-latency COLUMN "
+                                    "(e.g. latency_ms_pixel3).")
+    return "latency_ms_predicted" if cfg["latency_table"] else "latency_ms"
 
 
 def _evaluator(cfg: dict[str, Any]) -> tuple[Evaluator, dict[str, Any]]:
@@ -101,12 +173,22 @@ def _evaluator(cfg: dict[str, Any]) -> tuple[Evaluator, dict[str, Any]]:
     if name.startswith("table:"):
         if not cfg["objective"]:
             raise InvalidParameterError("--evaluator table:PATH needs --objective COLUMN.")
-        return TabularLookup(name[len("table:"):], cfg["objective"]), {}
+        if cfg["latency_table"]:
+            raise InvalidParameterError("--latency-table goes with training, not with a table; "
+                                        "use a latency column of the table.")
+        return TabularLookup(name[len("table:"):], cfg["objective"],
+                             "minimize" if cfg["minimize"] else "maximize"), {}
     if name != "train":
         raise InvalidParameterError(f"--evaluator must be 'train' or 'table:PATH'. Got {name!r}.")
     task = _common.build_task(cfg)
-    evaluator = PartialTraining(task, _common.build_train(cfg), _common.build_augment(cfg, task),
-                                device=cfg["device"])
+    measure = cfg["mnas_target"] is not None and _latency_metric(cfg) == "latency_ms"
+    evaluator: Evaluator = PartialTraining(
+        task, _common.build_train(cfg), _common.build_augment(cfg, task), device=cfg["device"],
+        measure_latency=measure)
+    if cfg["latency_table"]:
+        evaluator = Composite(evaluator, LatencyLookup(cfg["latency_table"],
+                                                        n_classes=task.n_classes,
+                                                        input_shape=task.input_shape))
     dataset = {k: cfg[k] for k in ("dataset", "data_path", "val_fraction", "n_train")}
     return evaluator, {"dataset": dataset}
 
@@ -158,7 +240,10 @@ def _finish(exp: Experiment, run_dir: Path) -> int:
     n = len(exp.trials([TrialState.COMPLETE]))
     print(f"best of {n} complete trials: trial {trial.number}")
     print(f"  arch          {trial.arch}")
-    shown = ("val_accuracy", "val_loss", "params", "flops", "train_seconds", exp.objective.name)
+    parts = tuple(getattr(exp.objective, m) for m in ("accuracy", "latency")
+                  if hasattr(exp.objective, m))  # the inputs of a reward
+    shown = ("val_accuracy", "val_loss", "params", "flops", "train_seconds", *parts,
+             exp.objective.name)
     for name in dict.fromkeys(shown):
         if name in trial.values:
             print(f"  {name:<13} {trial.values[name]:.6g}")

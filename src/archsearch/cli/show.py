@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
 from archsearch.cli.search import STORE
-from archsearch.errors import StoreError
+from archsearch.errors import InvalidParameterError, StoreError
 from archsearch.experiment import best_trials
-from archsearch.objectives import objective_from_json
+from archsearch.objectives import Direction, MnasReward, objective_from_json, pareto_front
+from archsearch.reports.pareto import plot_pareto
 from archsearch.storage import SQLiteStore
 from archsearch.types import FrozenTrial, Objective, TrialState
 
@@ -22,6 +24,13 @@ def add_parser(commands: Any) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory made by 'archsearch search'")
     p.add_argument("--name", help="experiment name (default: the first in the store)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--pareto", metavar="M1,M2",
+                   help="the trials no other beats on both metrics, e.g. "
+                   "val_accuracy,latency_ms (append :max or :min to set a direction; default: "
+                   "the objective's direction, else min for latency, params, flops, loss and "
+                   "time metrics and max for the rest). A MnasNet-reward search shows its "
+                   "accuracy and latency front without this option")
+    p.add_argument("--plot", metavar="PNG", help="plot the Pareto front to this file")
     p.set_defaults(handler=run)
 
 
@@ -39,16 +48,77 @@ def run(args: argparse.Namespace) -> int:
     objective = objective_from_json(fingerprint.get("objective", {"name": "val_accuracy"}))
     trials = store.trials(experiment_id)
     best = best_trials([t for t in trials if t.state is TrialState.COMPLETE], objective)
+    pair = _pareto_pair(args.pareto, objective)
+    if args.plot and pair is None:
+        raise InvalidParameterError("--plot needs --pareto M1,M2 (or a MnasNet-reward search).")
+    front = pareto_front(trials, *pair) if pair else []
+    if pair:
+        _check_metrics(trials, pair)
+    if args.plot and pair:
+        plot_pareto(trials, *pair, args.plot, chosen=best[0] if best else None,
+                    target=getattr(objective, "target", None), title=f"{name}: Pareto front")
     if args.json:
-        print(json.dumps({"experiment": name, "settings": fingerprint,
-                          "trials": [t.to_json() for t in trials],
-                          "best": best[0].to_json() if best else None}, indent=2))
+        out = {"experiment": name, "settings": fingerprint,
+               "trials": [t.to_json() for t in trials],
+               "best": best[0].to_json() if best else None}
+        if pair:
+            out["pareto"] = {"metrics": [list(m) for m in pair],
+                             "trials": [t.number for t in front]}
+        print(json.dumps(out, indent=2))
         return 0
     _print_table(name or "", trials, objective)
     if best:
         print(f"\nbest: trial {best[0].number}  {objective.name}="
               f"{best[0].values[objective.name]:.4f}  {best[0].arch}")
+    if pair:
+        (m1, d1), (m2, d2) = pair
+        print(f"\nPareto front of {m1} ({d1[:3]}) and {m2} ({d2[:3]}): {len(front)} trials")
+        w1, w2 = max(10, len(m1)), max(10, len(m2))
+        print(f"{'#':>4} {m1:>{w1}} {m2:>{w2}}  arch")
+        for t in front:
+            mark = "  <- best" if best and t.number == best[0].number else ""
+            print(f"{t.number:>4} {t.values[m1]:{w1}.4f} {t.values[m2]:{w2}.4f}  {t.arch}{mark}")
+    if args.plot:
+        print(f"plot: {args.plot}", file=sys.stderr)
     return 0
+
+
+_MINIMIZED = ("latency", "params", "flops", "loss", "seconds", "time", "error", "energy", "memory")
+
+
+def _pareto_pair(text: str | None, objective: Objective
+                 ) -> tuple[tuple[str, Direction], tuple[str, Direction]] | None:
+    """The two (metric, direction) pairs of --pareto, or the reward's own by default."""
+    if text is None:
+        if isinstance(objective, MnasReward):
+            return (objective.accuracy, "maximize"), (objective.latency, "minimize")
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise InvalidParameterError(f"--pareto takes two metrics, M1,M2. Got {text!r}.")
+    pair = []
+    for part in parts:
+        metric, _, way = part.partition(":")
+        if way:
+            if way not in ("max", "min"):
+                raise InvalidParameterError(f"--pareto directions are :max or :min. Got {part!r}.")
+            direction: Direction = "maximize" if way == "max" else "minimize"
+        elif metric == objective.name:
+            direction = objective.direction
+        else:
+            minimized = any(word in metric.lower() for word in _MINIMIZED)
+            direction = "minimize" if minimized else "maximize"
+        pair.append((metric, direction))
+    return pair[0], pair[1]
+
+
+def _check_metrics(trials: list[FrozenTrial], pair: tuple[tuple[str, Direction], ...]) -> None:
+    complete = [t for t in trials if t.state is TrialState.COMPLETE]
+    for metric, _ in pair:
+        if complete and not any(metric in t.values for t in complete):
+            known = sorted({k for t in complete for k in t.values})
+            raise InvalidParameterError(
+                f"No trial has metric {metric!r}; they have: {', '.join(known)}.")
 
 
 def _print_table(name: str, trials: list[FrozenTrial], objective: Objective) -> None:

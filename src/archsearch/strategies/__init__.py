@@ -1,7 +1,9 @@
 """Search strategies: how the next architecture is chosen."""
 
+import json
 from typing import Any
 
+from archsearch.errors import InvalidParameterError
 from archsearch.registry import Registry
 from archsearch.strategies.base import Strategy
 from archsearch.strategies.evolution import RegularizedEvolution
@@ -9,7 +11,8 @@ from archsearch.strategies.random import RandomSearch
 from archsearch.strategies.reinforce import Reinforce
 
 __all__ = ["Strategy", "RandomSearch", "RegularizedEvolution", "Reinforce", "STRATEGIES",
-           "create_strategy", "list_strategies"]
+           "create_strategy", "list_strategies",
+           "parse_strategy_spec"]
 
 STRATEGIES: Registry[Strategy] = Registry("strategy", "archsearch.list_strategies()")
 STRATEGIES.register("random")(RandomSearch)
@@ -25,3 +28,25 @@ def create_strategy(name: str, **kwargs: Any) -> Strategy:
 def list_strategies(pattern: str = "*") -> list[str]:
     """Registered strategy names matching a shell pattern."""
     return STRATEGIES.names(pattern)
+
+
+def parse_strategy_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"reinforce:lr=0.01:entropy_weight=1e-3"`` -> ``("reinforce", {"lr": 0.01, ...})``.
+
+    Values are read as JSON (numbers, ``true``, ``null``, ...), else kept as text. The name
+    must be registered; unknown settings fail when the strategy is created.
+    """
+    name, *pairs = spec.strip().split(":")
+    STRATEGIES.get(name.strip())  # an unknown name fails here, listing the known ones
+    kwargs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise InvalidParameterError(
+                f"A strategy spec looks like NAME[:KEY=VALUE]..., e.g. reinforce:lr=0.01. "
+                f"Got {spec!r}.")
+        try:
+            kwargs[key.strip()] = json.loads(value)
+        except ValueError:
+            kwargs[key.strip()] = value
+    return name.strip(), kwargs

@@ -213,14 +213,17 @@ class _NumpySampler:
 
     def __init__(self, controller: Controller) -> None:
         def arr(t: torch.Tensor) -> np.ndarray:
-            return t.detach().double().numpy().copy()
+            out: np.ndarray = t.detach().double().numpy().copy()
+            return out
 
         cell = controller.cell
         self.start = arr(controller.start)[0]
         self.w_ih, self.w_hh = arr(cell.weight_ih).T, arr(cell.weight_hh).T
         self.bias = arr(cell.bias_ih) + arr(cell.bias_hh)
-        self.heads = [(arr(h.weight).T, arr(h.bias)) for h in controller.heads]
-        self.embeddings = [arr(e.weight) for e in controller.embeddings]
+        self.heads = [(arr(h.weight).T, arr(h.bias)) for h in controller.heads
+                      if isinstance(h, nn.Linear)]
+        self.embeddings = [arr(e.weight) for e in controller.embeddings
+                           if isinstance(e, nn.Embedding)]
         self.temperature, self.tanh_constant = controller.temperature, controller.tanh_constant
 
     def sample(self, rng: np.random.Generator) -> list[int]:

@@ -92,3 +92,18 @@ def test_cli_table_evaluator_needs_an_objective(nb201_table_module, tmp_path):
          "--budget", "3", "--run-dir", str(tmp_path / "r")], capture_output=True, text=True)
     assert proc.returncode == 1 and "needs --objective" in proc.stderr
     assert not (tmp_path / "r").exists()  # nothing written for a command that cannot run
+
+
+def test_one_strategy_with_several_settings(nb201):
+    table, space = nb201
+    specs = ["reinforce:lr=0.3:batch_size=1", "reinforce:lr=1e-5"]
+    result = compare_strategies(table, space, "cifar10_val_acc_12ep", specs, budget=40, seeds=2)
+    assert list(result.curves) == specs
+    assert not np.array_equal(result.curves[specs[0]], result.curves[specs[1]])
+
+
+def test_bad_settings_fail_before_any_run(nb201):
+    table, space = nb201
+    with pytest.raises(archsearch.InvalidParameterError, match="lr"):
+        compare_strategies(table, space, "cifar10_val_acc_12ep", ["random", "reinforce:lr=-1"],
+                           budget=5, seeds=1)

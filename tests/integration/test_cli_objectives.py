@@ -1,0 +1,103 @@
+"""Objectives, Pareto fronts and presets from the command line."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def cli(*args, check=True):
+    proc = subprocess.run([sys.executable, "-m", "archsearch", *args], capture_output=True,
+                          text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def table_search(run_dir, table, *extra):
+    return cli("search", "--run-dir", str(run_dir), "--evaluator", f"table:{table}",
+               "--space", "nb201", "--objective", "cifar10_val_acc_12ep", *extra)
+
+
+def test_hard_mnas_reward_on_a_table_picks_within_the_target(tmp_path, nb201_table):
+    run = tmp_path / "run"
+    table_search(run, nb201_table, "--mnas-target", "4", "--mnas-latency", "latency_ms_pixel3",
+                 "--mnas-constraint", "hard", "--strategy", "random", "--budget", "40")
+    shown = json.loads(cli("show", str(run), "--json").stdout)
+    trials = [t for t in shown["trials"] if t["state"] == "complete"]
+    best = shown["best"]["values"]
+    meeting = [t["values"] for t in trials if t["values"]["latency_ms_pixel3"] <= 4]
+    assert meeting, "a random sample of 40 has cells under 4 ms"
+    # under a hard constraint the best trial meets T and is the most accurate that does
+    assert best["latency_ms_pixel3"] <= 4
+    assert best["cifar10_val_acc_12ep"] == max(v["cifar10_val_acc_12ep"] for v in meeting)
+    assert best["mnas_reward"] == best["cifar10_val_acc_12ep"]
+    assert shown["settings"]["objective"]["kind"] == "mnas_reward"
+
+    # the reward's accuracy and latency give the default Pareto front; it is non-dominated
+    front = set(shown["pareto"]["trials"])
+    acc_lat = {t["number"]: (t["values"]["cifar10_val_acc_12ep"],
+                             t["values"]["latency_ms_pixel3"]) for t in trials}
+    for n, (a, lat) in acc_lat.items():
+        dominated = any(a2 >= a and l2 <= lat and (a2, l2) != (a, lat)
+                        for a2, l2 in acc_lat.values())
+        assert (n in front) == (not dominated)
+
+    png = tmp_path / "front.png"
+    out = cli("show", str(run), "--plot", str(png))
+    assert "Pareto front of cifar10_val_acc_12ep (max) and latency_ms_pixel3 (min)" in out.stdout
+    assert "<- best" in out.stdout and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_pareto_of_any_two_metrics_and_a_minimised_objective(tmp_path, nb201_table):
+    run = tmp_path / "run"
+    table_search(run, nb201_table, "--minimize", "--strategy", "evolution", "--budget", "15")
+    shown = json.loads(cli("show", str(run), "--json", "--pareto",
+                           "params_m,cifar10_val_acc_12ep:max").stdout)
+    assert shown["pareto"]["metrics"] == [["params_m", "minimize"], ["cifar10_val_acc_12ep", "maximize"]]
+    accs = [t["values"]["cifar10_val_acc_12ep"] for t in shown["trials"]]
+    assert shown["best"]["values"]["cifar10_val_acc_12ep"] == min(accs)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--mnas-target", "4"], "--mnas-latency COLUMN"),
+    (["--mnas-latency", "latency_ms_pixel3"], "needs --mnas-target"),
+    (["--mnas-target", "-1", "--mnas-latency", "latency_ms_pixel3"], "must be > 0"),
+    (["--strategy", "reinforce:lr"], "NAME[:KEY=VALUE]"),
+])
+def test_bad_objective_options_are_one_line(tmp_path, nb201_table, extra, message):
+    proc = cli("search", "--run-dir", str(tmp_path / "r"), "--evaluator", f"table:{nb201_table}",
+               "--space", "nb201", "--objective", "cifar10_val_acc_12ep", "--budget", "1", *extra,
+               check=False)
+    assert proc.returncode == 1 and message in proc.stderr.splitlines()[0], proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_show_rejects_unknown_pareto_metrics(tmp_path, nb201_table):
+    run = tmp_path / "run"
+    table_search(run, nb201_table, "--strategy", "random", "--budget", "2")
+    proc = cli("show", str(run), "--pareto", "cifar10_val_acc_12ep,latency", check=False)
+    assert proc.returncode == 1 and "No trial has metric 'latency'" in proc.stderr
+    proc = cli("show", str(run), "--plot", str(tmp_path / "x.png"), check=False)
+    assert proc.returncode == 1 and "--plot needs --pareto" in proc.stderr
+
+
+@pytest.mark.parametrize("preset, space, extra", [
+    ("nas-rl", "chain", ["--space-arg", "depth=2"]),
+    ("nasnet", "darts", ["--channels", "4", "--space-arg", "layers=3"]),
+])
+def test_presets_search_then_train(tmp_path, preset, space, extra):
+    run = tmp_path / "run"
+    out = cli("search", "--preset", preset, "--run-dir", str(run), "--budget", "2", "--epochs", "1",
+              "--n-train", "300", "--threads", "1", *extra)
+    assert "best of 2 complete trials" in out.stdout
+    config = json.loads((run / "config.json").read_text())
+    assert config["space"] == space and config["strategy"] == "reinforce"
+    assert config["preset"] == preset
+    if preset == "nas-rl":  # the user's setting refines the preset's, the rest stay
+        assert config["space_args"]["depth"] == 2 and config["space_args"]["filters"] == [24, 36, 48, 64]
+    shown = json.loads(cli("show", str(run), "--json").stdout)
+    assert shown["settings"]["strategy"]["name"] == "reinforce"
+    out = cli("train", "--run-dir", str(run), "--epochs", "1", "--threads", "1")
+    assert "test accuracy" in out.stdout
