@@ -25,14 +25,17 @@ from archsearch.experiment import Experiment
 from archsearch.spaces.base import SearchSpace
 from archsearch.storage import MemoryStore
 from archsearch.strategies import create_strategy, parse_strategy_spec
-from archsearch.types import TrialState
+from archsearch.types import Objective, TrialState
 
 __all__ = ["CompareResult", "compare_strategies", "plot_curves"]
 
 
 @dataclass
 class CompareResult:
-    """Curves of every strategy: ``curves[name]`` is (seeds, budget), NaN before a pick."""
+    """Curves of every strategy: ``curves[name]`` is (seeds, budget), NaN before a pick.
+
+    ``picks[name]`` holds the metrics of each run's final pick (empty if nothing completed).
+    """
 
     objective: str
     report: str
@@ -40,6 +43,7 @@ class CompareResult:
     seeds: int
     curves: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    picks: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     optimum: float = math.nan
 
     def final(self, name: str) -> tuple[float, float]:
@@ -62,7 +66,7 @@ class CompareResult:
 
 
 def compare_strategies(
-    table: Table, space: SearchSpace, objective: str, strategies: Sequence[str], *,
+    table: Table, space: SearchSpace, objective: str | Objective, strategies: Sequence[str], *,
     budget: int = 100, seeds: int = 10, report: str | None = None,
     direction: Literal["maximize", "minimize"] = "maximize",
     strategy_args: dict[str, dict[str, Any]] | None = None,
@@ -71,47 +75,56 @@ def compare_strategies(
 
     ``strategies`` are names or specs with settings (``"reinforce:lr=0.01"``); the same
     strategy may appear with several settings. ``strategy_args`` adds settings by spec.
-    Results are keyed by spec.
+    Results are keyed by spec. ``objective`` is a column (maximised, or as ``direction``
+    says) or any :class:`~archsearch.types.Objective`, e.g. a
+    :class:`~archsearch.objectives.MnasReward` over two columns; ``report`` defaults to the
+    column's name.
     """
     from archsearch.evaluators.tabular import TabularLookup  # evaluators import this package
 
     check_int("compare_strategies", "budget", budget, 1)
     check_int("compare_strategies", "seeds", seeds, 1)
-    report = report or objective
+    if isinstance(objective, str):
+        objective = Objective(objective, direction)
+    used = [getattr(objective, m) for m in ("accuracy", "latency") if hasattr(objective, m)]
+    report = report or (used or [objective.name])[0]
     if table.space is not space:
         table.index(space)
-    table.check_columns([objective, report])
-    evaluator = TabularLookup(table, objective, direction)
-    result = CompareResult(objective, report, budget, seeds)
+    table.check_columns(used or [objective.name])
+    table.check_columns([report])
+    evaluator = TabularLookup(table, (used or [objective.name])[0], objective.direction)
+    result = CompareResult(objective.name, report, budget, seeds)
     result.optimum = float(np.nanmax(table.columns[report]))
     parsed = {spec: parse_strategy_spec(spec) for spec in strategies}
     for spec, (name, args) in parsed.items():
         args = {**args, **(strategy_args or {}).get(spec, {})}
-        create_strategy(name, **args).setup(space, evaluator.objectives[0], 0)  # fail early
+        create_strategy(name, **args).setup(space, objective, 0)  # fail early
     for spec, (name, args) in parsed.items():
         args = {**args, **(strategy_args or {}).get(spec, {})}
         start = time.perf_counter()
-        runs = [_one_run(space, name, args, evaluator, seed, budget, report)
+        runs = [_one_run(space, name, args, evaluator, objective, seed, budget, report)
                 for seed in range(seeds)]
-        result.curves[spec] = np.stack(runs)
+        result.curves[spec] = np.stack([curve for curve, _ in runs])
+        result.picks[spec] = [pick for _, pick in runs]
         result.seconds[spec] = time.perf_counter() - start
     return result
 
 
 def _one_run(space: SearchSpace, strategy: str, args: dict[str, Any], evaluator: Evaluator,
-             seed: int, budget: int, report: str) -> np.ndarray:
+             objective: Objective, seed: int, budget: int, report: str
+             ) -> tuple[np.ndarray, dict[str, float]]:
     exp = Experiment.create(f"{strategy}-{seed}", space, create_strategy(strategy, **args),
-                            evaluator, store=MemoryStore(), seed=seed)
+                            evaluator, store=MemoryStore(), seed=seed, objective=objective)
     exp.run(n_trials=budget)
-    objective = exp.objective
     curve = np.full(budget, np.nan)
-    best_score, best_report = -math.inf, math.nan
+    best_score, best_report, pick = -math.inf, math.nan, {}
     for i, trial in enumerate(exp.trials()[:budget]):
         score = objective.score(trial.values) if trial.state is TrialState.COMPLETE else None
         if score is not None and score > best_score:
             best_score, best_report = score, trial.values.get(report, math.nan)
+            pick = dict(trial.values)
         curve[i] = best_report
-    return curve
+    return curve, pick
 
 
 def plot_curves(result: CompareResult, path: str | Path, title: str | None = None) -> None:

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from archsearch.benchmarks import compare_strategies, plot_curves, read_table, space_of
 from archsearch.benchmarks.build import BuildRecipe, build_table
 from archsearch.benchmarks.quality import table_quality
+from archsearch.benchmarks.table import Table
 from archsearch.errors import InvalidParameterError
+from archsearch.objectives import MnasReward
 from archsearch.strategies import parse_strategy_spec
 from archsearch.training import TrainConfig
+from archsearch.types import Objective
 
 
 def add_parser(commands: Any) -> None:
@@ -35,6 +40,11 @@ def add_parser(commands: Any) -> None:
                    "(e.g. random,reinforce:lr=0.01; default: random,evolution)")
     c.add_argument("--budget", type=int, default=100, help="queries per run (default: 100)")
     c.add_argument("--seeds", type=int, default=20, help="runs per strategy (default: 20)")
+    c.add_argument("--mnas-target", type=float, metavar="T",
+                   help="maximise the MnasNet reward ACC x (LAT/T)^w, ACC being --objective")
+    c.add_argument("--mnas-latency", metavar="COLUMN", help="the reward's latency column")
+    c.add_argument("--mnas-constraint", choices=("soft", "hard"), default="soft",
+                   help="soft: w = -0.07 (default); hard: w = 0 under T, -1 over it")
     c.add_argument("--json", action="store_true", help="print JSON")
     c.add_argument("--plot", help="write the curves to this PNG file")
     c.set_defaults(handler=run_compare)
@@ -80,25 +90,63 @@ def run_compare(args: argparse.Namespace) -> int:
         raise InvalidParameterError("--strategies needs at least one strategy name.")
     for name in names:
         parse_strategy_spec(name)  # unknown names fail before any work
+    objective: str | Objective = args.objective
+    if args.mnas_target is not None or args.mnas_latency is not None:
+        if args.mnas_target is None or args.mnas_latency is None or args.minimize:
+            raise InvalidParameterError("The MnasNet reward needs --mnas-target T and "
+                                        "--mnas-latency COLUMN, and no --minimize.")
+        make = MnasReward.hard if args.mnas_constraint == "hard" else MnasReward.soft
+        objective = make(args.objective, args.mnas_latency, args.mnas_target)
     table = read_table(args.table)
     space = space_of(table, args.space)
-    result = compare_strategies(table, space, args.objective, names, budget=args.budget,
-                                seeds=args.seeds, report=args.report,
+    result = compare_strategies(table, space, objective, names, budget=args.budget,
+                                seeds=args.seeds, report=args.report or args.objective,
                                 direction="minimize" if args.minimize else "maximize")
+    meets = {name: _meets(result.picks[name], objective) for name in names}
     if args.plot:
         plot_curves(result, args.plot)
     if args.json:
-        print(json.dumps(result.to_json(), indent=2))
+        out = result.to_json()
+        if isinstance(objective, MnasReward):
+            out["objective"] = objective.to_json()
+            for name in names:
+                out["strategies"][name]["picks_meeting_target"] = meets[name]
+        print(json.dumps(out, indent=2))
         return 0
     print(f"{result.report} of the architecture picked by {result.objective} after "
           f"{result.budget} queries, {result.seeds} seeds (table optimum {result.optimum:.2f}):")
     width = max(12, *(len(n) for n in names))
     for name in names:
         mean, std = result.final(name)
-        print(f"  {name:<{width}} {mean:8.3f} ± {std:.3f}   ({result.seconds[name]:.1f} s)")
+        meet = f"   {meets[name]}/{result.seeds} picks meet T" if meets[name] is not None else ""
+        print(f"  {name:<{width}} {mean:8.3f} ± {std:.3f}{meet}   ({result.seconds[name]:.1f} s)")
+    if isinstance(objective, MnasReward):
+        _print_best_meeting(table, objective, result.report)
     if args.plot:
         print(f"curves: {args.plot}", file=sys.stderr)
     return 0
+
+
+def _meets(picks: list[dict[str, float]], objective: str | Objective) -> int | None:
+    """How many picks meet the latency target of a MnasNet reward (None for other objectives)."""
+    if not isinstance(objective, MnasReward):
+        return None
+    return sum(p.get(objective.latency, math.inf) <= objective.target for p in picks)
+
+
+def _print_best_meeting(table: Table, objective: MnasReward, report: str) -> None:
+    """The most accurate architecture of the whole table that meets the target."""
+    acc = np.asarray(table.columns[objective.accuracy], dtype=float)
+    lat = np.asarray(table.columns[objective.latency], dtype=float)
+    ok = np.flatnonzero(lat <= objective.target)
+    if not len(ok):
+        print(f"no architecture of the table meets {objective.latency} <= {objective.target:g}")
+        return
+    best = ok[np.nanargmax(acc[ok])]
+    reported = float(np.asarray(table.columns[report], dtype=float)[best])
+    print(f"most accurate by {objective.accuracy} with {objective.latency} <= "
+          f"{objective.target:g} in the table ({len(ok)} of {len(lat)} rows meet it): "
+          f"{report} {reported:.3f}, {objective.latency} {lat[best]:.3f}, {table.archs[best]}")
 
 
 def run_build(args: argparse.Namespace) -> int:

@@ -107,3 +107,29 @@ def test_bad_settings_fail_before_any_run(nb201):
     with pytest.raises(archsearch.InvalidParameterError, match="lr"):
         compare_strategies(table, space, "cifar10_val_acc_12ep", ["random", "reinforce:lr=-1"],
                            budget=5, seeds=1)
+
+
+def test_compare_under_a_mnas_reward_counts_picks_meeting_the_target(nb201_table_module):
+    proc = subprocess.run(
+        [sys.executable, "-m", "archsearch", "bench", "compare", "--table", str(nb201_table_module),
+         "--space", "nb201", "--objective", "cifar10_val_acc_12ep", "--mnas-target", "8",
+         "--mnas-latency", "latency_ms_pixel3", "--mnas-constraint", "hard",
+         "--strategies", "random", "--budget", "30", "--seeds", "4", "--json"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["objective"]["kind"] == "mnas_reward" and out["objective"]["beta"] == -1.0
+    assert out["report"] == "cifar10_val_acc_12ep"
+    assert 0 <= out["strategies"]["random"]["picks_meeting_target"] <= 4
+
+
+def test_library_compare_keeps_each_pick(nb201):
+    from archsearch.objectives import MnasReward
+    table, space = nb201
+    reward = MnasReward.hard("cifar10_val_acc_12ep", "latency_ms_pixel3", 8.0)
+    result = compare_strategies(table, space, reward, ["random"], budget=20, seeds=3)
+    picks = result.picks["random"]
+    assert len(picks) == 3
+    for pick, curve in zip(picks, result.curves["random"]):
+        assert pick["mnas_reward"] == pytest.approx(reward.value(pick))
+        assert curve[-1] == pick["cifar10_val_acc_12ep"]
