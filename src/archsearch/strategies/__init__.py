@@ -5,16 +5,19 @@ from typing import Any
 from archsearch.registry import Registry
 from archsearch.strategies.base import Strategy
 from archsearch.strategies.evolution import RegularizedEvolution
+from archsearch.strategies.optuna import OptunaNSGA2, OptunaStrategy, OptunaTPE
 from archsearch.strategies.random import RandomSearch
 from archsearch.strategies.reinforce import Reinforce
 
-__all__ = ["Strategy", "RandomSearch", "RegularizedEvolution", "Reinforce", "STRATEGIES",
-           "create_strategy", "list_strategies"]
+__all__ = ["Strategy", "RandomSearch", "RegularizedEvolution", "Reinforce", "OptunaStrategy",
+           "OptunaTPE", "OptunaNSGA2", "STRATEGIES", "create_strategy", "list_strategies"]
 
 STRATEGIES: Registry[Strategy] = Registry("strategy", "archsearch.list_strategies()")
 STRATEGIES.register("random")(RandomSearch)
 STRATEGIES.register("evolution")(RegularizedEvolution)
 STRATEGIES.register("reinforce")(Reinforce)
+STRATEGIES.register("optuna-tpe")(OptunaTPE)
+STRATEGIES.register("optuna-nsga2")(OptunaNSGA2)
 
 
 def create_strategy(name: str, **kwargs: Any) -> Strategy:
