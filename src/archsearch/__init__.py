@@ -23,7 +23,7 @@ from archsearch.errors import (
 )
 from archsearch.evaluators import Evaluator, PartialTraining, TabularLookup, TrialContext
 from archsearch.experiment import Experiment
-from archsearch.objectives import MnasReward, pareto_front
+from archsearch.objectives import MnasReward, MultiObjective, pareto_front
 from archsearch.spaces import SearchSpace, create_space, list_spaces
 from archsearch.storage import MemoryStore, SQLiteStore, Store
 from archsearch.strategies import Strategy, create_strategy, list_strategies
@@ -36,7 +36,7 @@ __all__ = [
     "Architecture", "ArchSearchError", "CheckpointError", "DatasetError", "Decision",
     "Evaluator", "Experiment", "ExperimentExistsError", "FingerprintMismatchError",
     "FrozenTrial", "IncompatibleError", "InvalidArchitectureError", "InvalidParameterError",
-    "MemoryStore", "MnasReward", "Objective", "PartialTraining", "SQLiteStore",
+    "MemoryStore", "MnasReward", "MultiObjective", "Objective", "PartialTraining", "SQLiteStore",
     "Store", "SearchSpace", "StoreError", "Strategy", "TabularLookup",
     "Task", "TrainConfig", "TrialContext", "TrialFailed", "TrialPruned", "TrialState",
     "UnknownNameError", "create_space", "create_strategy", "list_datasets", "list_spaces",

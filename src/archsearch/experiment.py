@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from archsearch._utils.seeding import rng_for, torch_seed_for
 from archsearch._utils.validation import check_float, check_int
 from archsearch.errors import FingerprintMismatchError, InvalidParameterError, TrialFailed, TrialPruned
 from archsearch.evaluators.base import Evaluator, TrialContext
+from archsearch.objectives import MultiObjective, pareto_front
 from archsearch.spaces.base import SearchSpace
 from archsearch.storage import Store, open_store
 from archsearch.strategies.base import Strategy
@@ -201,9 +202,9 @@ class Experiment:
             return finished
         score = self.objective.score(values)
         if score is None or not math.isfinite(score):
-            value = values.get(self.objective.name)
+            name = _unscored_metric(self.objective, values)
             return self._finish(trial, TrialState.FAILED, values,
-                                f"objective {self.objective.name!r} is {value}")
+                                f"objective {name!r} is {values.get(name)}")
         if self.objective.name not in values:  # a derived objective (a reward) is kept too
             values = {**values, self.objective.name: score if self.objective.direction ==
                       "maximize" else -score}
@@ -221,15 +222,35 @@ class Experiment:
         """The experiment's trials in order."""
         return self.store.trials(self.experiment_id, states)
 
-    def best(self, k: int = 1) -> list[FrozenTrial]:
-        """The ``k`` best complete trials by the objective."""
+    def best(self, k: int | None = 1) -> list[FrozenTrial]:
+        """The ``k`` best complete trials by the objective (all of them if ``k`` is None).
+
+        For a :class:`~archsearch.objectives.MultiObjective`, the first ``k`` trials of the
+        Pareto front (see :func:`best_trials`).
+        """
         return best_trials(self.trials([TrialState.COMPLETE]), self.objective, k)
 
 
-def best_trials(trials: Sequence[FrozenTrial], objective: Objective, k: int = 1) -> list[FrozenTrial]:
-    """The ``k`` best of ``trials`` by ``objective`` (ties: the earlier trial first)."""
+def best_trials(trials: Sequence[FrozenTrial], objective: Objective,
+                k: int | None = 1) -> list[FrozenTrial]:
+    """The ``k`` best of ``trials`` by ``objective`` (ties: the earlier trial first).
+
+    ``k=None`` keeps them all. For a :class:`~archsearch.objectives.MultiObjective`, only
+    trials of the Pareto front over its metrics qualify, ordered best-first by the first
+    metric, so fewer than ``k`` may come back.
+    """
+    if isinstance(objective, MultiObjective):
+        return pareto_front(trials, *objective.metrics)[:k]
     ranked = sorted(trials, key=lambda t: (objective.sort_value(t.values), t.number))
     return ranked[:k]
+
+
+def _unscored_metric(objective: Objective, values: Mapping[str, float]) -> str:
+    """The metric to blame when ``objective`` cannot score ``values``."""
+    if isinstance(objective, MultiObjective):
+        return next((n for n in objective.names if not math.isfinite(values.get(n, math.nan))),
+                    objective.name)
+    return objective.name
 
 
 def _jsonable(value: Any) -> Any:

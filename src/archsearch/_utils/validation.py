@@ -6,7 +6,7 @@ from typing import Any
 
 from archsearch.errors import InvalidParameterError
 
-__all__ = ["check_int", "check_float"]
+__all__ = ["check_bool", "check_int", "check_float"]
 
 
 def check_int(owner: str, name: str, value: Any, low: int, high: int | None = None,
@@ -36,3 +36,12 @@ def check_float(owner: str, name: str, value: Any, low: float, high: float | Non
             f"The {name!r} parameter of {owner} must be a number {rule}. Got {value!r} instead."
         )
     return float(value)
+
+
+def check_bool(owner: str, name: str, value: Any) -> bool:
+    """Return ``value`` if it is a bool; else raise InvalidParameterError."""
+    if not isinstance(value, bool):
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must be True or False. Got {value!r} instead."
+        )
+    return value

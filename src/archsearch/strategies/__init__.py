@@ -7,17 +7,20 @@ from archsearch.errors import InvalidParameterError
 from archsearch.registry import Registry
 from archsearch.strategies.base import Strategy
 from archsearch.strategies.evolution import RegularizedEvolution
+from archsearch.strategies.optuna import OptunaNSGA2, OptunaStrategy, OptunaTPE
 from archsearch.strategies.random import RandomSearch
 from archsearch.strategies.reinforce import Reinforce
 
-__all__ = ["Strategy", "RandomSearch", "RegularizedEvolution", "Reinforce", "STRATEGIES",
-           "create_strategy", "list_strategies",
+__all__ = ["Strategy", "RandomSearch", "RegularizedEvolution", "Reinforce", "OptunaStrategy",
+           "OptunaTPE", "OptunaNSGA2", "STRATEGIES", "create_strategy", "list_strategies",
            "parse_strategy_spec"]
 
 STRATEGIES: Registry[Strategy] = Registry("strategy", "archsearch.list_strategies()")
 STRATEGIES.register("random")(RandomSearch)
 STRATEGIES.register("evolution")(RegularizedEvolution)
 STRATEGIES.register("reinforce")(Reinforce)
+STRATEGIES.register("optuna-tpe")(OptunaTPE)
+STRATEGIES.register("optuna-nsga2")(OptunaNSGA2)
 
 
 def create_strategy(name: str, **kwargs: Any) -> Strategy:

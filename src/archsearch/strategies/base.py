@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from archsearch.errors import InvalidParameterError
+from archsearch.objectives import MultiObjective
 from archsearch.spaces.base import SearchSpace
 from archsearch.types import Architecture, FrozenTrial, Objective
 
@@ -22,12 +24,22 @@ class Strategy(ABC):
 
     Constructors only store their keyword arguments; :meth:`setup` validates them and
     binds the strategy to a space and objective.
+
+    A strategy that only needs :meth:`Objective.score` sets ``multi_objective = False`` (the
+    default) and is refused a :class:`~archsearch.objectives.MultiObjective` at setup; one
+    that reads every metric (or none) sets it True.
     """
 
     name: str = ""
+    multi_objective: bool = False
 
     def setup(self, space: SearchSpace, objective: Objective, seed: int) -> None:
         """Bind to a space and objective, validate parameters, reset state."""
+        if isinstance(objective, MultiObjective) and not self.multi_objective:
+            raise InvalidParameterError(
+                f"{type(self).__name__} needs a single objective; use 'optuna-nsga2', "
+                f"'optuna-tpe' or 'random' for the MultiObjective over {list(objective.names)}, "
+                "or give this strategy one metric (or a MnasReward).")
         self.space = space
         self.objective = objective
         self.seed = seed

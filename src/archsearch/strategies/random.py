@@ -11,7 +11,7 @@ __all__ = ["RandomSearch"]
 
 
 class RandomSearch(Strategy):
-    """Sample architectures uniformly at random.
+    """Sample architectures uniformly at random; works with any objective.
 
     Example:
         >>> import archsearch, numpy as np
@@ -23,6 +23,7 @@ class RandomSearch(Strategy):
     """
 
     name = "random"
+    multi_objective = True  # reads no metric
 
     def ask(self, rng: np.random.Generator) -> Architecture:
         return self.space.sample(rng)

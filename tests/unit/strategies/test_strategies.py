@@ -3,6 +3,7 @@ import pytest
 
 import archsearch
 from archsearch import Experiment, InvalidParameterError, UnknownNameError
+from archsearch.objectives import MultiObjective
 from archsearch.testing import MatchTarget, check_strategy
 
 TARGET = ("nor_conv_3x3", "nor_conv_3x3", "avg_pool_3x3", "skip_connect", "nor_conv_1x1",
@@ -80,3 +81,28 @@ def test_unknown_strategy_suggests():
 def test_unknown_strategy_parameter():
     with pytest.raises(InvalidParameterError, match="population"):
         archsearch.create_strategy("random", population=3)
+
+
+TWO = MultiObjective(("score", "maximize"), ("cost", "minimize"))
+
+
+@pytest.mark.parametrize("strategy, owner", [("evolution", "RegularizedEvolution"),
+                                             ("reinforce", "Reinforce")])
+def test_scalar_strategies_refuse_a_multi_objective(strategy, owner):
+    with pytest.raises(InvalidParameterError,
+                       match=f"{owner} needs a single objective; use 'optuna-nsga2'") as info:
+        archsearch.create_strategy(strategy).setup(archsearch.create_space("nb201"), TWO, 0)
+    assert "\n" not in str(info.value) and "['score', 'cost']" in str(info.value)
+
+
+def test_random_search_takes_a_multi_objective():
+    class WithCost(MatchTarget):
+        def evaluate(self, arch, ctx):
+            return {**super().evaluate(arch, ctx), "cost": float(arch.values.count("none"))}
+
+    exp = Experiment.create("r", archsearch.create_space("nb201"),
+                            archsearch.create_strategy("random"), WithCost(TARGET),
+                            store=":memory:", objective=TWO)
+    exp.run(n_trials=5)
+    assert len(exp.trials([archsearch.TrialState.COMPLETE])) == 5
+    assert exp.best(k=None) == exp.best(k=5) and exp.best(k=None)
