@@ -101,3 +101,25 @@ def test_presets_search_then_train(tmp_path, preset, space, extra):
     assert shown["settings"]["strategy"]["name"] == "reinforce"
     out = cli("train", "--run-dir", str(run), "--epochs", "1", "--threads", "1")
     assert "test accuracy" in out.stdout
+
+
+def test_several_objectives_search_for_a_pareto_front(tmp_path, nb201_table):
+    pytest.importorskip("optuna")
+    run = tmp_path / "run"
+    out = table_search(run, nb201_table, "--objective", "cifar10_val_acc_12ep,latency_ms_pixel3",
+                       "--strategy", "optuna-nsga2:population_size=8", "--budget", "24").stdout
+    assert "Pareto front" in out
+    shown = json.loads(cli("show", str(run), "--json").stdout)
+    assert shown["settings"]["objective"]["metrics"] == [
+        ["cifar10_val_acc_12ep", "maximize"], ["latency_ms_pixel3", "minimize"]]
+    front = shown["pareto"]["trials"]
+    values = {t["number"]: t["values"] for t in shown["trials"] if t["state"] == "complete"}
+    assert front and shown["best"]["number"] == front[0]
+    best_acc = max(v["cifar10_val_acc_12ep"] for v in values.values())
+    assert values[front[0]]["cifar10_val_acc_12ep"] == best_acc
+    fastest = min(v["latency_ms_pixel3"] for v in values.values())
+    assert min(values[n]["latency_ms_pixel3"] for n in front) == fastest
+    proc = cli("search", "--run-dir", str(tmp_path / "e"), "--evaluator", f"table:{nb201_table}",
+               "--space", "nb201", "--objective", "cifar10_val_acc_12ep,latency_ms_pixel3",
+               "--strategy", "evolution", "--budget", "2", check=False)
+    assert proc.returncode == 1 and "needs a single objective" in proc.stderr

@@ -11,7 +11,7 @@ import inspect
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -100,6 +100,38 @@ def space_args(pairs: list[str] | dict[str, Any] | None) -> dict[str, Any]:
             out[key.strip()] = json.loads(value)
         except ValueError:
             out[key.strip()] = value
+    return out
+
+
+_MINIMIZED = ("latency", "params", "flops", "loss", "seconds", "time", "error", "energy", "memory")
+
+
+def parse_metrics(text: str, flag: str, known: dict[str, str] | None = None
+                  ) -> list[tuple[str, Literal["maximize", "minimize"]]]:
+    """``"val_accuracy,latency_ms:min"`` -> ``[("val_accuracy", "maximize"), ...]``.
+
+    A metric without ``:max`` or ``:min`` takes its direction from ``known`` if named
+    there, else ``minimize`` when its name says latency, params, flops, loss, time, error,
+    energy or memory, and ``maximize`` otherwise.
+    """
+    out: list[tuple[str, Literal["maximize", "minimize"]]] = []
+    for part in (p.strip() for p in text.split(",")):
+        metric, _, way = part.partition(":")
+        if not metric:
+            raise InvalidParameterError(f"{flag} takes metric names, M1,M2,... Got {text!r}.")
+        direction: Literal["maximize", "minimize"]
+        if way:
+            if way not in ("max", "min"):
+                raise InvalidParameterError(f"{flag}: directions are :max or :min. Got {part!r}.")
+            direction = "maximize" if way == "max" else "minimize"
+        elif known and metric in known:
+            direction = "minimize" if known[metric] == "minimize" else "maximize"
+        else:
+            minimized = any(word in metric.lower() for word in _MINIMIZED)
+            direction = "minimize" if minimized else "maximize"
+        out.append((metric, direction))
+    if len({m for m, _ in out}) != len(out):
+        raise InvalidParameterError(f"{flag} names a metric twice: {text!r}.")
     return out
 
 

@@ -18,7 +18,7 @@ from archsearch.cli import _common
 from archsearch.errors import ExperimentExistsError, InvalidParameterError
 from archsearch.evaluators import Composite, Evaluator, LatencyLookup, PartialTraining, TabularLookup
 from archsearch.experiment import Experiment
-from archsearch.objectives import MnasReward
+from archsearch.objectives import MnasReward, MultiObjective
 from archsearch.spaces import SearchSpace
 from archsearch.storage import SQLiteStore
 from archsearch.strategies import Strategy, create_strategy, list_strategies, parse_strategy_spec
@@ -70,7 +70,9 @@ def add_parser(commands: Any) -> None:
                    "'table:PATH' (look architectures up in a tabular benchmark)")
     o = p.add_argument_group("objective")
     o.add_argument("--objective", help="the metric to maximise: a table column (required with "
-                   "a table) or a metric of the evaluator (default: val_accuracy)")
+                   "a table) or a metric of the evaluator (default: val_accuracy); several, "
+                   "comma-separated (e.g. val_accuracy,latency_ms:min), search for their "
+                   "Pareto front (with optuna-nsga2, optuna-tpe or random)")
     o.add_argument("--minimize", action="store_true", default=None,
                    help="minimise --objective instead")
     o.add_argument("--mnas-target", type=float, metavar="T",
@@ -137,13 +139,23 @@ def _parts(cfg: dict[str, Any]) -> tuple[SearchSpace, Strategy, Evaluator, dict[
     strategy = create_strategy(name, **strategy_args)
     evaluator, extra = _evaluator(cfg)
     evaluator.setup(space)
-    strategy.setup(space, _objective(cfg, evaluator), cfg["seed"])
+    objective = _objective(cfg, evaluator)
+    if isinstance(evaluator, TabularLookup):  # every metric the objective reads is a column
+        names = (objective.names if isinstance(objective, MultiObjective) else
+                 [getattr(objective, "accuracy", None), getattr(objective, "latency", None)])
+        evaluator.check_columns([n for n in names if n])
+    strategy.setup(space, objective, cfg["seed"])
     return space, strategy, evaluator, extra
 
 
 def _objective(cfg: dict[str, Any], evaluator: Evaluator) -> Objective:
     """What the search maximises: one metric, or the MnasNet reward of two."""
     metric = cfg["objective"] or evaluator.objectives[0].name
+    if "," in metric:
+        if cfg["mnas_target"] is not None or cfg["minimize"]:
+            raise InvalidParameterError("Several --objective metrics take their directions as "
+                                        "M:max or M:min; no --minimize or --mnas-target.")
+        return MultiObjective(*_common.parse_metrics(metric, "--objective"))
     if cfg["mnas_target"] is None:
         if cfg["mnas_latency"] is not None:
             raise InvalidParameterError("--mnas-latency needs --mnas-target T.")
@@ -176,7 +188,8 @@ def _evaluator(cfg: dict[str, Any]) -> tuple[Evaluator, dict[str, Any]]:
         if cfg["latency_table"]:
             raise InvalidParameterError("--latency-table goes with training, not with a table; "
                                         "use a latency column of the table.")
-        return TabularLookup(name[len("table:"):], cfg["objective"],
+        first = cfg["objective"].split(",")[0].partition(":")[0].strip()
+        return TabularLookup(name[len("table:"):], first,
                              "minimize" if cfg["minimize"] else "maximize"), {}
     if name != "train":
         raise InvalidParameterError(f"--evaluator must be 'train' or 'table:PATH'. Got {name!r}.")
@@ -228,7 +241,7 @@ def _trial_line(trial: FrozenTrial, objective: str, elapsed: float) -> str:
 
 
 def _finish(exp: Experiment, run_dir: Path) -> int:
-    best = exp.best()
+    best = exp.best(k=None)
     if not best:
         raise InvalidParameterError(
             f"No trial of {exp.name!r} completed; see 'archsearch show {run_dir}' for the errors.")
@@ -249,5 +262,8 @@ def _finish(exp: Experiment, run_dir: Path) -> int:
             print(f"  {name:<13} {trial.values[name]:.6g}")
     if "val_accuracy" not in trial.values:
         print(f"  {'metrics':<13} {len(trial.values)} (see 'archsearch show {run_dir} --json')")
+    if isinstance(exp.objective, MultiObjective):
+        print(f"  Pareto front  {len(best)} trials over {', '.join(exp.objective.names)} "
+              f"(see 'archsearch show {run_dir}')")
     print(f"  saved         {run_dir / BEST}")
     return 0

@@ -9,10 +9,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from archsearch.cli import _common
 from archsearch.cli.search import STORE
 from archsearch.errors import InvalidParameterError, StoreError
 from archsearch.experiment import best_trials
-from archsearch.objectives import Direction, MnasReward, objective_from_json, pareto_front
+from archsearch.objectives import (
+    Direction,
+    MnasReward,
+    MultiObjective,
+    objective_from_json,
+    pareto_front,
+)
 from archsearch.reports.pareto import plot_pareto
 from archsearch.storage import SQLiteStore
 from archsearch.types import FrozenTrial, Objective, TrialState
@@ -83,32 +90,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-_MINIMIZED = ("latency", "params", "flops", "loss", "seconds", "time", "error", "energy", "memory")
-
-
 def _pareto_pair(text: str | None, objective: Objective
                  ) -> tuple[tuple[str, Direction], tuple[str, Direction]] | None:
-    """The two (metric, direction) pairs of --pareto, or the reward's own by default."""
+    """The two (metric, direction) pairs of --pareto, or the objective's own by default."""
     if text is None:
         if isinstance(objective, MnasReward):
             return (objective.accuracy, "maximize"), (objective.latency, "minimize")
+        if isinstance(objective, MultiObjective) and len(objective.metrics) == 2:
+            return objective.metrics[0], objective.metrics[1]
         return None
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) != 2 or not all(parts):
+    known: dict[str, str] = (dict(objective.metrics) if isinstance(objective, MultiObjective)
+                             else {objective.name: objective.direction})
+    pair = _common.parse_metrics(text, "--pareto", known)
+    if len(pair) != 2:
         raise InvalidParameterError(f"--pareto takes two metrics, M1,M2. Got {text!r}.")
-    pair = []
-    for part in parts:
-        metric, _, way = part.partition(":")
-        if way:
-            if way not in ("max", "min"):
-                raise InvalidParameterError(f"--pareto directions are :max or :min. Got {part!r}.")
-            direction: Direction = "maximize" if way == "max" else "minimize"
-        elif metric == objective.name:
-            direction = objective.direction
-        else:
-            minimized = any(word in metric.lower() for word in _MINIMIZED)
-            direction = "minimize" if minimized else "maximize"
-        pair.append((metric, direction))
     return pair[0], pair[1]
 
 

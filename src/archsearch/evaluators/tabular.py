@@ -58,6 +58,10 @@ class TabularLookup(Evaluator):
         if self.direction not in ("maximize", "minimize"):
             raise TableError(f"direction must be 'maximize' or 'minimize'. Got {self.direction!r}.")
 
+    def check_columns(self, names: list[str]) -> None:
+        """Raise TableError naming the first of ``names`` the (set up) table lacks."""
+        self._table.check_columns(names)
+
     def evaluate(self, arch: Architecture, ctx: TrialContext) -> dict[str, float]:
         try:
             return self._table.lookup(arch)
