@@ -62,7 +62,10 @@ def test_build_killed_and_resumed_redoes_no_row(tmp_path):
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            done = [r for r in rows(db) if r[2] == "complete"] if db.exists() else []
+            try:
+                done = [r for r in rows(db) if r[2] == "complete"] if db.exists() else []
+            except sqlite3.OperationalError:  # the file exists before its tables do
+                done = []
             if len(done) >= 3:
                 break
             time.sleep(0.1)
