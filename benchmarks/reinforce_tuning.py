@@ -51,17 +51,20 @@ def main() -> None:
                                              for v in vs]
     space = archsearch.create_space("nb201")
     table = read_table(args.table).index(space)
-    result = compare_strategies(table, space, args.objective, specs, budget=args.budget,
-                                seeds=args.seeds, report=args.report)
     print(f"{args.report} of the pick after {args.budget} queries by {args.objective}, "
-          f"{args.seeds} seeds (table optimum {result.optimum:.2f}); "
-          f"± is the std over seeds, the std error of a mean is {args.seeds ** -0.5:.3f} x that")
-    reference = result.final(base)[0]
+          f"{args.seeds} seeds; ± is the std over seeds (the std error of a mean is "
+          f"{args.seeds ** -0.5:.3f} x that)", flush=True)
     width = max(len(s) for s in specs)
-    for spec in specs:
+    reference = None
+    for spec in specs:  # one at a time, so each line shows as soon as it is known
+        result = compare_strategies(table, space, args.objective, [spec], budget=args.budget,
+                                    seeds=args.seeds, report=args.report)
         mean, std = result.final(spec)
-        delta = "" if spec in ("random", "evolution", base) else f"  {mean - reference:+.3f}"
-        print(f"  {spec:<{width}} {mean:8.3f} ± {std:.3f}{delta}   ({result.seconds[spec]:.0f} s)")
+        if spec == base:
+            reference = mean
+        delta = f"  {mean - reference:+.3f}" if reference is not None and spec != base else ""
+        print(f"  {spec:<{width}} {mean:8.3f} ± {std:.3f}{delta}   ({result.seconds[spec]:.0f} s)",
+              flush=True)
 
 
 if __name__ == "__main__":
