@@ -149,3 +149,26 @@ def test_config_lists_every_setting():
     assert config == {"name": "reinforce", "hidden_size": 64, "temperature": 5.0,
                       "tanh_constant": 2.5, "entropy_weight": 1e-4, "lr": 0.01,
                       "batch_size": 5, "baseline_decay": 0.95, "grad_clip": 5.0}
+
+
+def test_numpy_sampling_matches_the_controller_after_updates(monkeypatch):
+    from archsearch.strategies import reinforce as module
+    space = archsearch.create_space("nb201")
+    strategy = archsearch.create_strategy("reinforce", batch_size=2, lr=0.1)
+    strategy.setup(space, Objective("score"), seed=0)
+    rng = np.random.default_rng(0)
+    for number in range(6):  # three updates, so a stale copy of the weights would show
+        arch = strategy.ask(rng)
+        strategy.tell(trial(number, arch, float(number)))
+    seen = []
+    draw = module._draw
+    monkeypatch.setattr(module, "_draw", lambda probs, r: seen.append(probs) or draw(probs, r))
+    arch = strategy.ask(rng)
+    indices = torch.from_numpy(space.encode(arch))[None]
+    with torch.no_grad():
+        x, state = strategy.controller.first_input(1), None
+        for t, probs in enumerate(seen):
+            logits, state = strategy.controller.logits(t, x, state)
+            np.testing.assert_allclose(probs, torch.softmax(logits[0], -1).numpy(), atol=1e-6)
+            x = strategy.controller.embeddings[t](indices[:, t])
+    assert len(seen) == 6 and strategy.n_updates == 3
