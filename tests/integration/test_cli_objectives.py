@@ -123,3 +123,35 @@ def test_several_objectives_search_for_a_pareto_front(tmp_path, nb201_table):
                "--space", "nb201", "--objective", "cifar10_val_acc_12ep,latency_ms_pixel3",
                "--strategy", "evolution", "--budget", "2", check=False)
     assert proc.returncode == 1 and "needs a single objective" in proc.stderr
+
+
+FAST = ["--dataset", "digits", "--channels", "4", "--cells", "1", "--epochs", "1",
+        "--n-train", "300", "--threads", "1", "--strategy", "random", "--budget", "2"]
+
+
+def test_mnas_reward_with_measured_and_predicted_latency(tmp_path):
+    from archsearch import create_space
+    from archsearch.evaluators import build_latency_table
+    from archsearch.objectives import MnasReward
+
+    run = tmp_path / "measured"
+    out = cli("search", "--run-dir", str(run), "--mnas-target", "1.5", *FAST).stdout
+    assert "latency_ms" in out and "mnas_reward" in out
+    reward = MnasReward.soft("val_accuracy", "latency_ms", 1.5)
+    for t in json.loads(cli("show", str(run), "--json").stdout)["trials"]:
+        assert t["values"]["latency_ms"] > 0
+        assert t["values"]["mnas_reward"] == pytest.approx(reward.value(t["values"]))
+
+    table = tmp_path / "lat.json"
+    space = create_space("nb201", channels=4, cells_per_stage=1)
+    build_latency_table(space, (1, 8, 8), 10, n_archs=3, n_calibrate=3, n_warmup=0,
+                        n_repeat=2).save(table)
+    run = tmp_path / "predicted"
+    cli("search", "--run-dir", str(run), "--mnas-target", "1.5", "--mnas-constraint", "hard",
+        "--latency-table", str(table), *FAST)
+    shown = json.loads(cli("show", str(run), "--json").stdout)
+    assert shown["settings"]["objective"]["latency"] == "latency_ms_predicted"
+    reward = MnasReward.hard("val_accuracy", "latency_ms_predicted", 1.5)
+    for t in shown["trials"]:
+        assert "latency_ms" not in t["values"]  # predicted, not measured
+        assert t["values"]["mnas_reward"] == pytest.approx(reward.value(t["values"]))
