@@ -21,7 +21,7 @@ from archsearch.benchmarks import compare_strategies, read_table
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nb201" / "nb201.csv"
 
 SWEEP = {
-    "lr": [1e-3, 1e-2, 3e-2, 0.1, 0.3],
+    "lr": [1e-3, 3.5e-3, 1e-2, 0.1, 0.3],
     "entropy_weight": [0.0, 1e-3, 1e-2, 0.1],
     "baseline_decay": [0.5, 0.8, 0.99],
     "temperature": [1.0, 2.0],
