@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import torch
 
 from archsearch._utils.imports import require
 from archsearch._utils.validation import check_int
@@ -95,6 +96,19 @@ def compare_strategies(
     evaluator = TabularLookup(table, (used or [objective.name])[0], objective.direction)
     result = CompareResult(objective.name, report, budget, seeds)
     result.optimum = float(np.nanmax(table.columns[report]))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # lookups and a small controller: more threads only cost
+    try:
+        _run_all(result, space, objective, strategies, strategy_args, evaluator, seeds, budget)
+    finally:
+        torch.set_num_threads(threads)
+    return result
+
+
+def _run_all(result: CompareResult, space: SearchSpace, objective: Objective,
+             strategies: Sequence[str], strategy_args: dict[str, dict[str, Any]] | None,
+             evaluator: Evaluator, seeds: int, budget: int) -> None:
+    report = result.report
     parsed = {spec: parse_strategy_spec(spec) for spec in strategies}
     for spec, (name, args) in parsed.items():
         args = {**args, **(strategy_args or {}).get(spec, {})}
@@ -107,7 +121,6 @@ def compare_strategies(
         result.curves[spec] = np.stack([curve for curve, _ in runs])
         result.picks[spec] = [pick for _, pick in runs]
         result.seconds[spec] = time.perf_counter() - start
-    return result
 
 
 def _one_run(space: SearchSpace, strategy: str, args: dict[str, Any], evaluator: Evaluator,
