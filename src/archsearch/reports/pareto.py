@@ -6,6 +6,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from archsearch._utils.imports import require
 from archsearch.objectives import Direction, pareto_front
 from archsearch.types import FrozenTrial, TrialState
@@ -42,6 +44,13 @@ def plot_pareto(trials: Sequence[FrozenTrial], first: tuple[str, Direction],
     if chosen is not None and chosen in complete:
         ax.scatter([chosen.values[second[0]]], [chosen.values[first[0]]], marker="*", s=220,
                    color="tab:red", zorder=5, label=f"chosen (trial {chosen.number})")
+    ys = [t.values[first[0]] for t in complete]
+    if len(ys) >= 10:  # the front and the middle 90% of trials; outliers would squash them
+        front_ys = [t.values[first[0]] for t in front]
+        lo = min(float(np.percentile(ys, 5)), *front_ys)
+        hi = max(float(np.percentile(ys, 95)), *front_ys)
+        pad = 0.05 * (hi - lo) or 1.0
+        ax.set_ylim(lo - pad, hi + pad)
     if target is not None:
         ax.axvline(target, color="tab:red", linestyle="--", linewidth=1, label=f"target {target:g}")
     ax.set_xlabel(f"{second[0]} ({'lower' if second[1] == 'minimize' else 'higher'} is better)")
