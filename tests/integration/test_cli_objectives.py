@@ -52,7 +52,8 @@ def test_hard_mnas_reward_on_a_table_picks_within_the_target(tmp_path, nb201_tab
 
 def test_pareto_of_any_two_metrics_and_a_minimised_objective(tmp_path, nb201_table):
     run = tmp_path / "run"
-    table_search(run, nb201_table, "--minimize", "--strategy", "evolution", "--budget", "15")
+    table_search(run, nb201_table, "--strategy", "evolution", "--budget", "15",
+                 "--objective", "cifar10_val_acc_12ep:min")
     shown = json.loads(cli("show", str(run), "--json", "--pareto",
                            "params_m,cifar10_val_acc_12ep:max").stdout)
     assert shown["pareto"]["metrics"] == [["params_m", "minimize"], ["cifar10_val_acc_12ep", "maximize"]]
@@ -65,6 +66,8 @@ def test_pareto_of_any_two_metrics_and_a_minimised_objective(tmp_path, nb201_tab
     (["--mnas-latency", "latency_ms_pixel3"], "needs --mnas-target"),
     (["--mnas-target", "-1", "--mnas-latency", "latency_ms_pixel3"], "must be > 0"),
     (["--strategy", "reinforce:lr"], "NAME[:KEY=VALUE]"),
+    (["--objective", "cifar10_val_acc_12ep:mid"], ":max or :min"),
+    (["--objective", "cifar10_val_acc_12ep:max", "--minimize"], "contradicts"),
 ])
 def test_bad_objective_options_are_one_line(tmp_path, nb201_table, extra, message):
     proc = cli("search", "--run-dir", str(tmp_path / "r"), "--evaluator", f"table:{nb201_table}",

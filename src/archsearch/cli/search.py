@@ -10,7 +10,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tqdm import tqdm
 
@@ -156,11 +156,16 @@ def _objective(cfg: dict[str, Any], evaluator: Evaluator) -> Objective:
             raise InvalidParameterError("Several --objective metrics take their directions as "
                                         "M:max or M:min; no --minimize or --mnas-target.")
         return MultiObjective(*_common.parse_metrics(metric, "--objective"))
+    direction: Literal["maximize", "minimize"] = "minimize" if cfg["minimize"] else "maximize"
+    if ":" in metric:  # one metric with its direction, e.g. val_loss:min
+        ((metric, direction),) = _common.parse_metrics(metric, "--objective")
+        if cfg["minimize"] and direction == "maximize":
+            raise InvalidParameterError("--minimize contradicts --objective ...:max.")
     if cfg["mnas_target"] is None:
         if cfg["mnas_latency"] is not None:
             raise InvalidParameterError("--mnas-latency needs --mnas-target T.")
-        return Objective(metric, "minimize" if cfg["minimize"] else "maximize")
-    if cfg["minimize"]:
+        return Objective(metric, direction)
+    if direction == "minimize":
         raise InvalidParameterError("--minimize does not go with --mnas-target: the reward "
                                     "maximises accuracy.")
     latency = _latency_metric(cfg)
