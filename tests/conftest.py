@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,3 +28,12 @@ def nb201_table() -> Path:
     if not NB201_TABLE.is_file():
         pytest.skip(f"NAS-Bench-201 table not found at {NB201_TABLE}")
     return NB201_TABLE
+
+
+def cli(*args, check=True):
+    """Run ``archsearch ARGS`` in a subprocess; raise with its output if it fails and ``check``."""
+    proc = subprocess.run([sys.executable, "-m", "archsearch", *args], capture_output=True,
+                          text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc

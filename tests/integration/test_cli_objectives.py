@@ -1,18 +1,10 @@
 """Objectives, Pareto fronts and presets from the command line."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-
-def cli(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "archsearch", *args], capture_output=True,
-                          text=True, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
+from conftest import cli
 
 
 def table_search(run_dir, table, *extra):

@@ -12,16 +12,11 @@ import pytest
 import torch
 
 from archsearch.checkpoint import load_model
+from conftest import cli
 
 FAST = ["--channels", "4", "--cells", "1", "--epochs", "1", "--threads", "1"]
 
 
-def cli(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "archsearch", *args], capture_output=True,
-                          text=True, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 def finished(run_dir):
