@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from archsearch.errors import InvalidArchitectureError, InvalidParameterError
 from archsearch.types import Architecture, CellGraph, Decision
@@ -196,3 +197,28 @@ def split_arch_string(what: str, text: object, sep: str, count: int, unit: str) 
     if len(items) != count:
         raise malformed(what, stripped, f"expected {count} {unit} separated by {sep!r}, got {len(items)}.")
     return stripped, items
+
+
+def alphas_tensor(owner: str, alphas: Mapping[str, Any], name: str,
+                  shape: tuple[int, int]) -> Tensor:
+    """``alphas[name]`` (a tensor or nested lists) as a float tensor of ``shape``.
+
+    Raises:
+        InvalidParameterError: the entry is missing, not numeric or of another shape.
+    """
+    if not isinstance(alphas, Mapping) or name not in alphas:
+        keys = sorted(alphas) if isinstance(alphas, Mapping) else type(alphas).__name__
+        raise InvalidParameterError(f"{owner} needs architecture weights {name!r}; got {keys}.")
+    try:
+        value = torch.as_tensor(alphas[name], dtype=torch.float64).detach()
+    except (TypeError, ValueError, RuntimeError):
+        value = None
+    if value is None or tuple(value.shape) != shape or not bool(torch.isfinite(value).all()):
+        got = "non-numeric values" if value is None else f"shape {tuple(value.shape)}"
+        if value is not None and tuple(value.shape) == shape:
+            got = "non-finite values"
+        raise InvalidParameterError(
+            f"{owner}: architecture weights {name!r} must be finite numbers of shape {shape}; "
+            f"got {got}."
+        )
+    return value

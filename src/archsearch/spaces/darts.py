@@ -20,7 +20,7 @@ Genotypes, their strings and the published cells live in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from torch import nn
@@ -32,7 +32,7 @@ from archsearch.errors import (
     InvalidParameterError,
     unknown_name,
 )
-from archsearch.spaces.base import SearchSpace, check_input_shape
+from archsearch.spaces.base import SearchSpace, alphas_tensor, check_input_shape
 from archsearch.spaces.darts_genotypes import (
     GENOTYPES,
     Genotype,
@@ -298,7 +298,28 @@ class DartsSpace(SearchSpace):
                 f"The supernet has {supernet.n_nodes} nodes and ops {list(supernet.ops)}; this "
                 f"space has {self.n_nodes} nodes and ops {list(self.op_names())}."
             )
-        return self.from_values(self._edge_values(supernet.genotype()))
+        return self.derive_alphas(supernet.named_arch_parameters())
+
+    def derive_alphas(self, alphas: Mapping[str, Any]) -> Architecture:
+        """The architecture that architecture weights select, as DARTS derives it.
+
+        Per node, the two incoming edges whose strongest operation other than ``none``
+        weighs most are kept, each with that operation (ties to the earlier input).
+
+        Args:
+            alphas: ``{"alphas_normal": logits, "alphas_reduce": logits}``, each with one
+                row per edge (node by node, inputs in order) and one column per candidate,
+                ``none`` first then this space's ops (tensors or nested lists).
+        """
+        from archsearch.spaces.darts_supernet import derive_genotype
+
+        self.check()
+        candidates = ("none", *self.op_names())
+        shape = (sum(2 + i for i in range(self.n_nodes)), len(candidates))
+        normal, reduce = (alphas_tensor("DartsSpace.derive_alphas", alphas, f"alphas_{cell}", shape)
+                          for cell in CELL_TYPES)
+        genotype = derive_genotype(normal, reduce, candidates, self.n_nodes)
+        return self.from_values(self._edge_values(genotype))
 
 
 def _check_ops(owner: str, ops: object) -> None:

@@ -19,7 +19,7 @@ from archsearch.ops.darts_ops import OPS, FactorizedReduce, ReLUConvBN
 from archsearch.ops.mixed_op import MixedOp
 from archsearch.spaces.darts import DARTS_SEARCH_OPS, Genotype
 
-__all__ = ["DartsSupernet", "SearchCell"]
+__all__ = ["DartsSupernet", "SearchCell", "derive_genotype"]
 
 
 def _candidate(name: str, c: int, stride: int) -> nn.Module:
@@ -137,14 +137,22 @@ class DartsSupernet(nn.Module):
         """The architecture parameters: ``[alphas_normal, alphas_reduce]``."""
         return [self.alphas_normal, self.alphas_reduce]
 
+    def named_arch_parameters(self) -> dict[str, nn.Parameter]:
+        """The architecture parameters by name (the keys of ``DartsSpace.derive_alphas``)."""
+        return {"alphas_normal": self.alphas_normal, "alphas_reduce": self.alphas_reduce}
+
     def weights(self) -> list[nn.Parameter]:
         """The network weights: every parameter but the architecture parameters."""
         arch = {id(p) for p in self.arch_parameters()}
         return [p for p in self.parameters() if id(p) not in arch]
 
-    def forward(self, x: Tensor) -> Tensor:
-        normal = F.softmax(self.alphas_normal, dim=-1)
-        reduce = F.softmax(self.alphas_reduce, dim=-1)
+    def mixing_weights(self) -> list[Tensor]:
+        """The normal and the reduce cells' edge weights: a softmax of each alphas row."""
+        return [F.softmax(self.alphas_normal, dim=-1), F.softmax(self.alphas_reduce, dim=-1)]
+
+    def forward(self, x: Tensor, mixing: Sequence[Tensor] | None = None) -> Tensor:
+        """Logits of ``x``; ``mixing`` replaces :meth:`mixing_weights` (e.g. perturbed ones)."""
+        normal, reduce = self.mixing_weights() if mixing is None else mixing
         s0 = s1 = self.stem(x)
         for cell in self.cells:
             s0, s1 = s1, cell(s0, s1, reduce if cell.reduction else normal)
@@ -159,24 +167,37 @@ class DartsSupernet(nn.Module):
         weighs most are kept (ties go to the earlier input), each with that operation;
         pairs are listed strongest first. Every node is concatenated.
         """
-        concat = list(range(2, 2 + self.n_nodes))
-        return Genotype(
-            normal=self._derive(F.softmax(self.alphas_normal, dim=-1).tolist()),
-            normal_concat=concat,
-            reduce=self._derive(F.softmax(self.alphas_reduce, dim=-1).tolist()),
-            reduce_concat=list(concat),
-        )
+        return derive_genotype(self.alphas_normal, self.alphas_reduce, self.candidates,
+                               self.n_nodes)
 
-    def _derive(self, weights: list[list[float]]) -> list[tuple[str, int]]:
-        none = self.candidates.index("none")
-        ops = [k for k in range(len(self.candidates)) if k != none]
-        gene: list[tuple[str, int]] = []
-        start = 0
-        for node in range(self.n_nodes):
-            rows = weights[start:start + node + 2]
-            gene += [(self.candidates[k], j) for j, k in _strongest_edges(rows, ops)]
-            start += node + 2
-        return gene
+
+def derive_genotype(alphas_normal: Tensor, alphas_reduce: Tensor, candidates: Sequence[str],
+                    n_nodes: int) -> Genotype:
+    """The genotype DARTS derives from the two cells' architecture parameters (logits).
+
+    Per node, the two incoming edges whose strongest operation other than ``none`` weighs
+    most (after a softmax over each edge's row) are kept, ties to the earlier input.
+    """
+    concat = list(range(2, 2 + n_nodes))
+    return Genotype(
+        normal=_derive(F.softmax(alphas_normal.detach(), dim=-1).tolist(), candidates, n_nodes),
+        normal_concat=concat,
+        reduce=_derive(F.softmax(alphas_reduce.detach(), dim=-1).tolist(), candidates, n_nodes),
+        reduce_concat=list(concat),
+    )
+
+
+def _derive(weights: list[list[float]], candidates: Sequence[str],
+            n_nodes: int) -> list[tuple[str, int]]:
+    none = candidates.index("none")
+    ops = [k for k in range(len(candidates)) if k != none]
+    gene: list[tuple[str, int]] = []
+    start = 0
+    for node in range(n_nodes):
+        rows = weights[start:start + node + 2]
+        gene += [(candidates[k], j) for j, k in _strongest_edges(rows, ops)]
+        start += node + 2
+    return gene
 
 
 def _strongest_edges(rows: list[list[float]], ops: list[int]) -> list[tuple[int, int]]:

@@ -10,7 +10,7 @@ the benchmark builds them (``xautodl/models/cell_infers/tiny_network.py`` and
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from archsearch.errors import InvalidArchitectureError, InvalidParameterError
 from archsearch.ops.nb201_ops import OPS, ResNetBasicblock
-from archsearch.spaces.base import SearchSpace, check_input_shape, malformed
+from archsearch.spaces.base import SearchSpace, alphas_tensor, check_input_shape, malformed
 from archsearch.spaces.nb201_supernet import NB201Supernet
 from archsearch.types import Architecture, CellGraph, Decision
 
@@ -245,7 +245,24 @@ class NB201Space(SearchSpace):
 
     def derive(self, supernet: NB201Supernet) -> Architecture:
         """The architecture a trained supernet selects: the argmax operation of every edge."""
-        return self.from_values(supernet.chosen_ops())
+        return self.derive_alphas(supernet.named_arch_parameters())
+
+    def derive_alphas(self, alphas: Mapping[str, Any]) -> Architecture:
+        """The architecture that architecture weights select, as the benchmark's DARTS does.
+
+        Args:
+            alphas: ``{"alphas": logits}``, 6 edges x 5 operations (a tensor or nested
+                lists, e.g. a stored snapshot); every edge takes its argmax, ``none``
+                included, ties to the earlier operation.
+
+        Example:
+            >>> space = NB201Space()
+            >>> str(space.derive_alphas({"alphas": torch.eye(6, 5)}))
+            '|none~0|+|skip_connect~0|nor_conv_1x1~1|+|nor_conv_3x3~0|avg_pool_3x3~1|none~2|'
+        """
+        logits = alphas_tensor("NB201Space.derive_alphas", alphas, "alphas",
+                               (len(EDGES), len(NB201_OPS)))
+        return self.from_values([NB201_OPS[int(k)] for k in logits.argmax(dim=-1)])
 
     def cell_graphs(self, arch: Architecture) -> tuple[CellGraph, ...]:
         """The cell as a DAG: nodes 0..3, one labelled edge per non-``none`` operation."""

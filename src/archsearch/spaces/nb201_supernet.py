@@ -84,17 +84,22 @@ class NB201Supernet(nn.Module):
         """The architecture weights."""
         return [self.alphas]
 
+    def named_arch_parameters(self) -> dict[str, nn.Parameter]:
+        """The architecture weights by parameter name (the keys of ``derive_alphas``)."""
+        return {"alphas": self.alphas}
+
+    def mixing_weights(self) -> list[Tensor]:
+        """The weights every edge mixes its operations with: a softmax of the alphas."""
+        return [F.softmax(self.alphas, dim=-1)]
+
     def weights(self) -> list[nn.Parameter]:
         """Every parameter but the architecture weights."""
         return [p for p in self.parameters() if p is not self.alphas]
 
-    def forward(self, x: Tensor) -> Tensor:
-        weights = F.softmax(self.alphas, dim=-1)
+    def forward(self, x: Tensor, mixing: Sequence[Tensor] | None = None) -> Tensor:
+        """Logits of ``x``; ``mixing`` replaces :meth:`mixing_weights` (e.g. perturbed ones)."""
+        (weights,) = self.mixing_weights() if mixing is None else mixing
         feature = self.stem(x)
         for cell in self.cells:
             feature = cell(feature, weights) if isinstance(cell, SearchCell) else cell(feature)
         return self.classifier(self.global_pooling(self.lastact(feature)).flatten(1))  # type: ignore[no-any-return]
-
-    def chosen_ops(self) -> list[str]:
-        """The strongest operation of every edge (the benchmark's DARTS derivation)."""
-        return [self.ops[int(i)] for i in self.alphas.detach().argmax(dim=-1)]
