@@ -3,6 +3,9 @@
 The database runs in WAL mode with a busy timeout so several processes may write at once.
 A trial row is committed before its evaluation starts and updated when it ends, so a
 killed search loses nothing that finished. ``":memory:"`` gives a private in-memory store.
+
+Schema version 2 added the artifacts and state tables; a version 1 file is upgraded in
+place, in one transaction, when it is opened.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from archsearch.types import Architecture, FrozenTrial, TrialState
 
 __all__ = ["SQLiteStore", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_UPGRADABLE = (1,)  # older versions that the schema script upgrades additively
 _BUSY_TIMEOUT_S = 60.0
 
 
@@ -60,26 +64,44 @@ class SQLiteStore:
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Create the schema in a new file, or upgrade an older version, in one transaction."""
+        if self._version(conn) == SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")  # then look again: another process may have done it
+        try:
+            version = self._version(conn)
+            if version != SCHEMA_VERSION:
+                schema = resources.files("archsearch.storage").joinpath("schema.sql").read_text()
+                for statement in _statements(schema):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _version(self, conn: sqlite3.Connection) -> int | None:
+        """The file's schema version, None if it is empty; raises if this code cannot use it."""
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if tables and "meta" not in tables:
+        if not tables:
+            return None
+        if "meta" not in tables:
             raise StoreError(
                 f"Cannot open store {self.path}: it is an SQLite file of another program "
                 f"(tables: {', '.join(sorted(tables))}); use another run directory."
             )
-        if not tables:
-            schema = resources.files("archsearch.storage").joinpath("schema.sql").read_text()
-            conn.executescript(schema)
-            conn.execute(
-                "INSERT INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-            return
         row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         version = int(row[0]) if row else -1
-        if version != SCHEMA_VERSION:
+        if version != SCHEMA_VERSION and version not in _UPGRADABLE:
             raise StoreError(
                 f"Store {self.path} has schema version {version}; this archsearch reads version "
                 f"{SCHEMA_VERSION}. Upgrade archsearch or use another run directory."
             )
+        return version
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -241,3 +263,14 @@ class SQLiteStore:
 def _jsonable(value: float) -> float | None:
     value = float(value)
     return None if math.isnan(value) or math.isinf(value) else value
+
+
+def _statements(script: str) -> list[str]:
+    """The SQL statements of a script, one by one (``execute`` takes one at a time)."""
+    out, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            out.append(pending.strip())
+            pending = ""
+    return out

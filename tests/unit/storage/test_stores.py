@@ -103,17 +103,76 @@ def test_foreign_sqlite_file_refused(tmp_path):
         SQLiteStore(path)
 
 
-def test_newer_schema_refused(tmp_path):
+@pytest.mark.parametrize("version", ["3", "99"])
+def test_newer_schema_refused(tmp_path, version):
     path = tmp_path / "s.db"
     SQLiteStore(path).close()
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (version,))
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match="schema version 99"):
+    expected = f"schema version {version}; this archsearch reads version 2"
+    with pytest.raises(StoreError, match=expected) as info:
         SQLiteStore(path)
+    assert "\n" not in str(info.value)
 
 
 def test_directory_refused(tmp_path):
     with pytest.raises(StoreError, match="directory"):
         SQLiteStore(tmp_path)
+
+
+# --- schema version 2 ---------------------------------------------------------------------
+# The schema of version 1, as archsearch wrote it before version 2.
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE experiments (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, fingerprint TEXT NOT NULL,
+    created_at REAL NOT NULL);
+CREATE TABLE trials (
+    id INTEGER PRIMARY KEY, experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    number INTEGER NOT NULL, arch TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
+    metrics TEXT, error TEXT, started_at REAL, finished_at REAL, UNIQUE (experiment_id, number));
+CREATE INDEX trials_by_key ON trials (experiment_id, key);
+CREATE TABLE trial_reports (
+    trial_id INTEGER NOT NULL REFERENCES trials(id), step INTEGER NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (trial_id, step));
+INSERT INTO meta(key, value) VALUES ('schema_version', '1');
+INSERT INTO experiments(id, name, fingerprint, created_at) VALUES (1, 'old', '{"seed": 3}', 0.0);
+INSERT INTO trials(id, experiment_id, number, arch, key, state, metrics, error, started_at,
+                   finished_at)
+    VALUES (1, 1, 0, 'a', 'ka', 'complete', '{"val_accuracy": 0.5}', NULL, 1.0, 2.0),
+           (2, 1, 1, 'b', 'kb', 'running', NULL, NULL, 3.0, NULL);
+INSERT INTO trial_reports(trial_id, step, value) VALUES (1, 0, 0.25), (1, 1, 0.5);
+"""
+
+
+def _tables(path):
+    conn = sqlite3.connect(path)
+    try:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+        return names, version
+    finally:
+        conn.close()
+
+
+def test_v1_file_migrates_to_v2_with_trials_intact(tmp_path):
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(V1_SCHEMA)
+    conn.close()
+    s = SQLiteStore(path)
+    assert _tables(path) == ({"meta", "experiments", "trials", "trial_reports", "trial_artifacts",
+                              "experiment_state"}, str(archsearch.storage.SCHEMA_VERSION))
+    assert archsearch.storage.SCHEMA_VERSION == 2
+    assert s.find_experiment("old") == (1, {"seed": 3})
+    done, running = s.trials(1)
+    assert (done.arch, done.state, done.values, done.intermediate) == (
+        "a", TrialState.COMPLETE, {"val_accuracy": 0.5}, {0: 0.25, 1: 0.5})
+    assert (running.arch, running.state) == ("b", TrialState.RUNNING)
+    s.close()
+    again = SQLiteStore(path)  # now a version 2 file: opens as it is
+    assert len(again.trials(1)) == 2
+    again.close()
+
