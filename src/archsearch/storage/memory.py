@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import math
 import time
 from collections.abc import Container, Mapping
 from typing import Any
 
 from archsearch.errors import ExperimentExistsError, StoreError
+from archsearch.storage.base import check_experiment_state, encode_artifacts
 from archsearch.types import Architecture, FrozenTrial, TrialState
 
 __all__ = ["MemoryStore"]
@@ -34,6 +36,8 @@ class MemoryStore:
         self._experiments: dict[str, tuple[int, dict[str, Any]]] = {}
         self._trials: list[FrozenTrial] = []
         self._by_experiment: dict[int, list[int]] = {}
+        self._artifacts: dict[int, dict[str, str]] = {}  # trial id -> name -> JSON text
+        self._states: dict[int, tuple[int, bytes]] = {}
 
     def create_experiment(self, name: str, fingerprint: Mapping[str, Any]) -> int:
         if name in self._experiments:
@@ -69,13 +73,30 @@ class MemoryStore:
 
     def finish_trial(self, trial_id: int, state: TrialState,
                      values: Mapping[str, float] | None = None,
-                     error: str | None = None) -> FrozenTrial:
+                     error: str | None = None, *,
+                     artifacts: Mapping[str, Any] | None = None,
+                     experiment_state: tuple[int, bytes] | None = None) -> FrozenTrial:
         clean = {k: float(v) if math.isfinite(float(v)) else math.nan
                  for k, v in (values or {}).items()}
         trial = dataclasses.replace(self.trial(trial_id), state=state, values=clean, error=error,
                                     finished_at=time.time())
+        encoded = encode_artifacts(trial_id, artifacts)
+        resume = check_experiment_state(experiment_state)
+        # Everything that can fail is done above: the writes below happen together or not at all.
         self._trials[trial_id] = trial
+        if encoded:
+            self._artifacts.setdefault(trial_id, {}).update(encoded)
+        if resume is not None:
+            self._states[trial.experiment_id] = resume
         return trial
+
+    def artifacts(self, trial_id: int) -> dict[str, Any]:
+        self.trial(trial_id)  # an unknown trial raises, as in the SQLite store
+        stored = self._artifacts.get(trial_id, {})
+        return {name: json.loads(stored[name]) for name in sorted(stored)}
+
+    def experiment_state(self, experiment_id: int) -> tuple[int, bytes] | None:
+        return self._states.get(experiment_id)
 
     def mark_interrupted(self, experiment_id: int) -> int:
         n = 0

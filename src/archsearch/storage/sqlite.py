@@ -2,7 +2,13 @@
 
 The database runs in WAL mode with a busy timeout so several processes may write at once.
 A trial row is committed before its evaluation starts and updated when it ends, so a
-killed search loses nothing that finished. ``":memory:"`` gives a private in-memory store.
+killed search loses nothing that finished. A trial's end may carry its artifacts (small JSON
+values) and the experiment's resumable state (a blob); all three are written in one
+transaction, so a kill leaves either the previous end or the new one complete.
+``":memory:"`` gives a private in-memory store.
+
+Schema version 2 added the artifacts and state tables; a version 1 file is upgraded in
+place, in one transaction, when it is opened.
 """
 
 from __future__ import annotations
@@ -18,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from archsearch.errors import ExperimentExistsError, StoreError
+from archsearch.storage.base import check_experiment_state, encode_artifacts
 from archsearch.types import Architecture, FrozenTrial, TrialState
 
 __all__ = ["SQLiteStore", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_UPGRADABLE = (1,)  # older versions that the schema script upgrades additively
 _BUSY_TIMEOUT_S = 60.0
 
 
@@ -60,26 +68,44 @@ class SQLiteStore:
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Create the schema in a new file, or upgrade an older version, in one transaction."""
+        if self._version(conn) == SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")  # then look again: another process may have done it
+        try:
+            version = self._version(conn)
+            if version != SCHEMA_VERSION:
+                schema = resources.files("archsearch.storage").joinpath("schema.sql").read_text()
+                for statement in _statements(schema):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _version(self, conn: sqlite3.Connection) -> int | None:
+        """The file's schema version, None if it is empty; raises if this code cannot use it."""
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if tables and "meta" not in tables:
+        if not tables:
+            return None
+        if "meta" not in tables:
             raise StoreError(
                 f"Cannot open store {self.path}: it is an SQLite file of another program "
                 f"(tables: {', '.join(sorted(tables))}); use another run directory."
             )
-        if not tables:
-            schema = resources.files("archsearch.storage").joinpath("schema.sql").read_text()
-            conn.executescript(schema)
-            conn.execute(
-                "INSERT INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-            return
         row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         version = int(row[0]) if row else -1
-        if version != SCHEMA_VERSION:
+        if version != SCHEMA_VERSION and version not in _UPGRADABLE:
             raise StoreError(
                 f"Store {self.path} has schema version {version}; this archsearch reads version "
                 f"{SCHEMA_VERSION}. Upgrade archsearch or use another run directory."
             )
+        return version
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -172,15 +198,55 @@ class SQLiteStore:
         state: TrialState,
         values: Mapping[str, float] | None = None,
         error: str | None = None,
+        *,
+        artifacts: Mapping[str, Any] | None = None,
+        experiment_state: tuple[int, bytes] | None = None,
     ) -> FrozenTrial:
-        """Record the end of a trial: its state, metrics and error."""
+        """Record the end of a trial: its state, metrics and error.
+
+        ``artifacts`` (JSON-serialisable values by name; a name written again is replaced)
+        and ``experiment_state`` (``(step, blob)``, replacing the experiment's previous one)
+        are written in the same transaction as the trial, so either all of it is stored or
+        none. A value that cannot be stored raises before anything is written.
+        """
         metrics = json.dumps({k: _jsonable(v) for k, v in (values or {}).items()})
+        encoded = encode_artifacts(trial_id, artifacts)
+        resume = check_experiment_state(experiment_state)
         with self._write() as conn:
+            row = conn.execute("SELECT experiment_id FROM trials WHERE id=?", (trial_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"Store {self.path} has no trial with id {trial_id}.")
             conn.execute(
                 "UPDATE trials SET state=?, metrics=?, error=?, finished_at=? WHERE id=?",
                 (state.value, metrics, error, time.time(), trial_id),
             )
+            conn.executemany(
+                "INSERT OR REPLACE INTO trial_artifacts(trial_id, name, value) VALUES (?, ?, ?)",
+                [(trial_id, name, text) for name, text in encoded.items()],
+            )
+            if resume is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO experiment_state(experiment_id, step, blob) "
+                    "VALUES (?, ?, ?)",
+                    (row[0], resume[0], resume[1]),
+                )
         return self.trial(trial_id)
+
+    def artifacts(self, trial_id: int) -> dict[str, Any]:
+        """A trial's artifacts, sorted by name (empty if it has none)."""
+        rows = self._read(
+            "SELECT name, value FROM trial_artifacts WHERE trial_id=? ORDER BY name", (trial_id,)
+        )
+        if not rows and not self._read("SELECT 1 FROM trials WHERE id=?", (trial_id,)):
+            raise StoreError(f"Store {self.path} has no trial with id {trial_id}.")
+        return {name: json.loads(value) for name, value in rows}
+
+    def experiment_state(self, experiment_id: int) -> tuple[int, bytes] | None:
+        """The experiment's last ``(step, blob)`` state, or None if none was written."""
+        rows = self._read(
+            "SELECT step, blob FROM experiment_state WHERE experiment_id=?", (experiment_id,)
+        )
+        return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
 
     def mark_interrupted(self, experiment_id: int) -> int:
         """Turn RUNNING trials left by a dead process into INTERRUPTED; returns how many."""
@@ -241,3 +307,14 @@ class SQLiteStore:
 def _jsonable(value: float) -> float | None:
     value = float(value)
     return None if math.isnan(value) or math.isinf(value) else value
+
+
+def _statements(script: str) -> list[str]:
+    """The SQL statements of a script, one by one (``execute`` takes one at a time)."""
+    out, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            out.append(pending.strip())
+            pending = ""
+    return out
