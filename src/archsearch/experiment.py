@@ -24,7 +24,7 @@ from archsearch.storage import Store, open_store
 from archsearch.strategies.base import Strategy
 from archsearch.types import Architecture, FrozenTrial, Objective, TrialState
 
-__all__ = ["Experiment"]
+__all__ = ["Experiment", "best_trials", "open_experiment"]
 
 Callback = Callable[["Experiment", FrozenTrial], None]
 _MAX_DUPLICATE_ASKS = 50
@@ -101,14 +101,10 @@ class Experiment:
             "objective": objective.to_json(),
             "seed": seed, **(extra_fingerprint or {}),
         }
-        found = db.find_experiment(name)
-        if found is None or if_exists == "error":
-            experiment_id = db.create_experiment(name, fingerprint)
-            return cls(name, space, strategy, evaluator, db, experiment_id, seed, objective)
-        experiment_id, stored = found
-        _check_same(name, _jsonable(stored), _jsonable(fingerprint))
+        experiment_id, resumed = open_experiment(db, name, fingerprint, if_exists)
         exp = cls(name, space, strategy, evaluator, db, experiment_id, seed, objective)
-        exp._replay()
+        if resumed:
+            exp._replay()
         return exp
 
     def _replay(self) -> None:
@@ -251,6 +247,22 @@ def _unscored_metric(objective: Objective, values: Mapping[str, float]) -> str:
         return next((n for n in objective.names if not math.isfinite(values.get(n, math.nan))),
                     objective.name)
     return objective.name
+
+
+def open_experiment(store: Store, name: str, fingerprint: Mapping[str, Any],
+                    if_exists: Literal["error", "resume"]) -> tuple[int, bool]:
+    """The id of experiment ``name`` in ``store`` and whether it existed (to be resumed).
+
+    A new name is created with ``fingerprint``; an existing one raises
+    ExperimentExistsError unless ``if_exists="resume"``, and then its stored fingerprint
+    must equal this one (FingerprintMismatchError names the first setting that differs).
+    """
+    found = store.find_experiment(name)
+    if found is None or if_exists == "error":
+        return store.create_experiment(name, fingerprint), False
+    experiment_id, stored = found
+    _check_same(name, _jsonable(stored), _jsonable(fingerprint))
+    return experiment_id, True
 
 
 def _jsonable(value: Any) -> Any:
