@@ -21,7 +21,13 @@ from archsearch.experiment import Experiment
 from archsearch.objectives import MnasReward, MultiObjective
 from archsearch.spaces import SearchSpace
 from archsearch.storage import SQLiteStore
-from archsearch.strategies import Strategy, create_strategy, list_strategies, parse_strategy_spec
+from archsearch.strategies import (
+    Strategy,
+    create_strategy,
+    list_strategies,
+    parse_spec,
+    parse_strategy_spec,
+)
 from archsearch.types import FrozenTrial, Objective, TrialState
 
 STORE, CONFIG, BEST = "store.db", "config.json", "best.json"
@@ -60,7 +66,8 @@ def add_parser(commands: Any) -> None:
                    "chain space) or nasnet (REINFORCE controller over DARTS normal and "
                    "reduction cells, scored on a small proxy network); options given as well "
                    "override the preset's")
-    p.add_argument("--strategy", help=f"{', '.join(list_strategies())}; settings go after "
+    p.add_argument("--strategy", help=f"{', '.join(list_strategies())}, or darts (one-shot: "
+                   "trains a supernet, e.g. darts:order=2:perturb=random); settings go after "
                    "the name: NAME:KEY=VALUE[:KEY=VALUE], e.g. reinforce:lr=0.01 "
                    "(default: evolution)")
     p.add_argument("--population-size", type=int, help="evolution: population (default: 10)")
@@ -96,6 +103,11 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     stored = _stored_config(run_dir) if args.resume else None
+    spec = args.strategy or (stored or {}).get("strategy") or ""
+    if parse_spec(spec)[0] == "darts":  # one-shot: a supernet trained once, not trials
+        from archsearch.cli import _oneshot
+
+        return _oneshot.run(args, stored, STORE, CONFIG, BEST)
     preset = PRESETS[args.preset] if args.preset else {}
     if stored is not None and args.preset and stored.get("preset") != args.preset:
         raise InvalidParameterError(f"{run_dir} holds a search made with preset "

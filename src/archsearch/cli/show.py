@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     if found is None:
         raise StoreError(f"No experiment {name!r} in {path}; it holds: {names or 'none'}.")
     experiment_id, fingerprint = found
+    if fingerprint.get("strategy", {}).get("name") == "darts":
+        return _show_darts(args, store, name or "", experiment_id, fingerprint)
     objective = objective_from_json(fingerprint.get("objective", {"name": "val_accuracy"}))
     trials = store.trials(experiment_id)
     best = best_trials([t for t in trials if t.state is TrialState.COMPLETE], objective)
@@ -134,3 +136,30 @@ def _print_table(name: str, trials: list[FrozenTrial], objective: Objective) -> 
         if t.error:
             line += f"  ({t.error})"
         print(line)
+
+
+def _show_darts(args: argparse.Namespace, store: SQLiteStore, name: str, experiment_id: int,
+                fingerprint: dict[str, Any]) -> int:
+    """A one-shot search: one row per epoch; the result is the last finished epoch's arch."""
+    from archsearch.cli._oneshot import epoch_line
+
+    if args.pareto or args.plot:
+        raise InvalidParameterError("--pareto and --plot show trials of a multi-trial search; "
+                                    "a DARTS run has one row per epoch.")
+    trials = store.trials(experiment_id)
+    done = [t for t in trials if t.state is TrialState.COMPLETE]
+    if args.json:
+        out = {"experiment": name, "settings": fingerprint,
+               "epochs": [{**t.to_json(), "alphas": store.artifacts(t.id).get("alphas")}
+                          for t in trials],
+               "result": done[-1].to_json() if done else None}
+        print(json.dumps(out, indent=2))
+        return 0
+    settings = fingerprint["strategy"]
+    print(f"experiment {name!r}: DARTS order {settings['order']}, perturb "
+          f"{settings['perturb']}, {len(done)} of {settings['epochs']} epochs finished")
+    for t in trials:
+        print(epoch_line(t))
+    if done:
+        print(f"\nresult: epoch {int(done[-1].values['epoch'])}  {done[-1].arch}")
+    return 0

@@ -13,7 +13,7 @@ from archsearch.strategies.reinforce import Reinforce
 
 __all__ = ["Strategy", "RandomSearch", "RegularizedEvolution", "Reinforce", "OptunaStrategy",
            "OptunaTPE", "OptunaNSGA2", "STRATEGIES", "create_strategy", "list_strategies",
-           "parse_strategy_spec"]
+           "parse_spec", "parse_strategy_spec"]
 
 STRATEGIES: Registry[Strategy] = Registry("strategy", "archsearch.list_strategies()")
 STRATEGIES.register("random")(RandomSearch)
@@ -39,8 +39,14 @@ def parse_strategy_spec(spec: str) -> tuple[str, dict[str, Any]]:
     Values are read as JSON (numbers, ``true``, ``null``, ...), else kept as text. The name
     must be registered; unknown settings fail when the strategy is created.
     """
+    name, kwargs = parse_spec(spec)
+    STRATEGIES.get(name)  # an unknown name fails here, listing the known ones
+    return name, kwargs
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"NAME:KEY=VALUE:..."`` -> ``(NAME, {KEY: VALUE, ...})``, values read as JSON else text."""
     name, *pairs = spec.strip().split(":")
-    STRATEGIES.get(name.strip())  # an unknown name fails here, listing the known ones
     kwargs: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
