@@ -23,7 +23,7 @@ from archsearch.training import TrainConfig
 DEFAULTS: dict[str, Any] = {
     "space": "nb201", "channels": None, "cells": None, "space_args": None,
     "dataset": "digits", "data_dir": None, "data_path": None, "val_fraction": 0.2,
-    "n_train": None, "seed": 0,
+    "n_train": None, "image_size": None, "seed": 0,
     "epochs": 5, "batch_size": 64, "lr": 0.05, "weight_decay": 5e-4,
     "crop_padding": 0, "cutout": 0, "hflip": False,
     "device": "auto", "threads": None,
@@ -50,6 +50,8 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--val-fraction", type=float, help="share of training data held out "
                        "for validation (default: 0.2)")
     group.add_argument("--n-train", type=int, help="train on a stratified subset of this size")
+    group.add_argument("--image-size", type=int, help="resize images to this side (default: "
+                       "the dataset's own)")
     group.add_argument("--seed", type=int, help="seed of the split and of every trial (default: 0)")
 
 
@@ -137,7 +139,8 @@ def parse_metrics(text: str, flag: str, known: dict[str, str] | None = None
 
 def build_task(cfg: dict[str, Any]) -> Task:
     return load_task(cfg["dataset"], data_dir=cfg["data_dir"], path=cfg["data_path"],
-                     val_fraction=cfg["val_fraction"], seed=cfg["seed"], n_train=cfg["n_train"])
+                     val_fraction=cfg["val_fraction"], seed=cfg["seed"], n_train=cfg["n_train"],
+                     image_size=cfg.get("image_size"))
 
 
 def build_train(cfg: dict[str, Any]) -> TrainConfig:

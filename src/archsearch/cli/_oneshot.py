@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, stored: dict[str, Any] | None, store_name: str
         raise ExperimentExistsError(
             f"{run_dir} already holds search {cfg['name']!r}. Add --resume to continue it, "
             "or pick another --run-dir.")
-    dataset = {k: cfg[k] for k in ("dataset", "data_path", "val_fraction", "n_train")}
+    dataset = {k: cfg[k] for k in ("dataset", "data_path", "val_fraction", "n_train", "image_size")}
     search = DartsSearch.create(cfg["name"], space, task, config, augment=augment, store=store,
                                 seed=cfg["seed"], if_exists="resume" if args.resume else "error",
                                 device=cfg["device"], extra_fingerprint={"dataset": dataset})

@@ -220,6 +220,8 @@ def _evaluator(cfg: dict[str, Any]) -> tuple[Evaluator, dict[str, Any]]:
                                                         n_classes=task.n_classes,
                                                         input_shape=task.input_shape))
     dataset = {k: cfg[k] for k in ("dataset", "data_path", "val_fraction", "n_train")}
+    if cfg.get("image_size") is not None:  # (absent from runs made before the option)
+        dataset["image_size"] = cfg["image_size"]
     return evaluator, {"dataset": dataset}
 
 

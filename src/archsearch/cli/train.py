@@ -87,5 +87,5 @@ def _from_run_dir(args: argparse.Namespace) -> tuple[dict[str, Any] | None, str 
     config = _common.read_json(run_dir / CONFIG, "run configuration")
     best = _common.read_json(run_dir / BEST, "best architecture (finish the search first)")
     keep = ("space", "channels", "cells", "space_args", "dataset", "data_dir", "data_path", "val_fraction",
-            "seed", "device", "threads", "batch_size", "weight_decay")
+            "image_size", "seed", "device", "threads", "batch_size", "weight_decay")
     return {k: config[k] for k in keep if k in config}, args.arch or best.get("arch")
