@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -128,17 +128,20 @@ class DartsConfig:
 
 def build_supernet(space: SearchSpace, task: Task, config: DartsConfig) -> nn.Module:
     """The supernet of ``space`` for ``task``, at the size ``config`` asks for."""
-    if not hasattr(space, "supernet"):
+    make = getattr(space, "supernet", None)
+    if make is None:
         raise InvalidParameterError(f"Space {space.name!r} has no supernet; DARTS searches "
                                     "'nb201' and 'darts'.")
     if space.name == "darts":
-        return space.supernet(task.input_shape, task.n_classes,  # type: ignore[attr-defined]
-                              channels=config.channels or 16, layers=config.layers or 8)
-    if config.channels is not None or config.layers is not None:
+        net = make(task.input_shape, task.n_classes, channels=config.channels or 16,
+                   layers=config.layers or 8)
+    elif config.channels is not None or config.layers is not None:
         raise InvalidParameterError(
             f"DARTS channels/layers size the darts supernet; the {space.name} supernet takes "
             "its size from the space (e.g. --channels and --cells).")
-    return space.supernet(task.input_shape, task.n_classes)  # type: ignore[attr-defined,no-any-return]
+    else:
+        net = make(task.input_shape, task.n_classes)
+    return cast(nn.Module, net)
 
 
 class DartsSearch:
@@ -298,7 +301,7 @@ class DartsSearch:
             logits = net(xt) if mixing is None else net(xt, mixing)
             loss = F.cross_entropy(logits, yt)
             self.w_opt.zero_grad(set_to_none=True)
-            loss.backward(inputs=self.weights)
+            loss.backward(inputs=self.weights)  # type: ignore[no-untyped-call]
             if cfg.grad_clip > 0:
                 nn.utils.clip_grad_norm_(self.weights, cfg.grad_clip)
             self.w_opt.step()

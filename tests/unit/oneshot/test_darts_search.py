@@ -3,7 +3,6 @@
 import math
 
 import pytest
-import torch
 
 import archsearch
 from archsearch.data import load_task
