@@ -10,6 +10,7 @@ from torch import nn
 from torch.func import functional_call
 
 from archsearch.ops import DARTS_OPS, MixedOp, naive_mixed_sum, set_fast_mixing
+from archsearch.ops.mixed_op import _dense_like
 from archsearch.ops.nb201_ops import OPS as NB201_EVAL_OPS
 from archsearch.ops.nb201_ops import SEARCH_OPS as NB201_SEARCH_OPS
 from archsearch.spaces.darts import DARTS_SEARCH_OPS
@@ -93,7 +94,9 @@ def test_fast_sum_equals_the_plain_sum(make, stride, train) -> None:
                 b.copy_(a)
     x = torch.randn(2, channels(stride), 5, 5, dtype=torch.float64)
     w = torch.randn(len(fast._ops), dtype=torch.float64) * 2  # not normalised, some negative
-    g = torch.randn_like(copy.deepcopy(plain)(x, w))  # a copy: keep the running statistics
+    shape = copy.deepcopy(plain)(x, w).shape  # a copy: keep the running statistics
+    g = torch.randn(shape[0], 2 * shape[1], *shape[2:], dtype=x.dtype)[:, shape[1]:]
+    assert not g.is_contiguous()  # a slice of a concatenation's gradient, as in a cell
     keys = list(plain.state_dict())
     out_fast, grads_fast = run(fast, x, w, g)
     out_plain, grads_plain = run(plain, x, w, g)
@@ -104,6 +107,27 @@ def test_fast_sum_equals_the_plain_sum(make, stride, train) -> None:
     assert list(fast.state_dict()) == keys
     for (name, a), b in zip(fast.state_dict().items(), plain.state_dict().values()):
         torch.testing.assert_close(a, b, msg=name)  # running statistics, batches tracked
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_channels_last_gives_the_same_sum_and_a_dense_gradient(stride) -> None:
+    torch.manual_seed(2)
+    fast, plain = pair(darts_candidates, stride)
+    fast.to(memory_format=torch.channels_last)
+    x = torch.randn(2, channels(stride), 6, 6, dtype=torch.float64)
+    w = torch.randn(len(fast._ops), dtype=torch.float64)
+    x_last = x.contiguous(memory_format=torch.channels_last).requires_grad_()
+    out = fast(x_last, w)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    big = torch.randn(out.shape[0], 3 * out.shape[1], *out.shape[2:], dtype=x.dtype)
+    g = big.contiguous(memory_format=torch.channels_last)[:, out.shape[1]:2 * out.shape[1]]
+    (grad_x,) = torch.autograd.grad(out, x_last, g)
+    expected = plain(x.requires_grad_(), w)
+    torch.testing.assert_close(out, expected)
+    torch.testing.assert_close(grad_x, torch.autograd.grad(expected, x, g)[0])
+    dense = _dense_like(out)(g)  # what the folded batch norms receive
+    assert dense.is_contiguous(memory_format=torch.channels_last) and torch.equal(dense, g)
+    assert _dense_like(out)(dense) is None
 
 
 @pytest.mark.parametrize("stride", [1, 2])
