@@ -2,7 +2,7 @@
 
 from archsearch.ops.darts_ops import OPS as DARTS_OPS
 from archsearch.ops.darts_ops import DilConv, FactorizedReduce, SepConv
-from archsearch.ops.mixed_op import MixedOp
+from archsearch.ops.mixed_op import MixedOp, naive_mixed_sum, set_fast_mixing
 from archsearch.ops.nb201_ops import (
     OPS,
     AvgPool3x3,
@@ -13,4 +13,5 @@ from archsearch.ops.nb201_ops import (
 )
 
 __all__ = ["OPS", "AvgPool3x3", "Identity", "ReLUConvBN", "ResNetBasicblock", "Zero",
-           "DARTS_OPS", "DilConv", "FactorizedReduce", "MixedOp", "SepConv"]
+           "DARTS_OPS", "DilConv", "FactorizedReduce", "MixedOp", "SepConv", "naive_mixed_sum",
+           "set_fast_mixing"]

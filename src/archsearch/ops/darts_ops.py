@@ -29,8 +29,6 @@ __all__ = [
 ]
 
 
-
-
 class DilConv(nn.Module):
     """ReLU, a dilated depthwise convolution, a pointwise convolution, a batch norm.
 
@@ -130,13 +128,19 @@ class FactorizedReduce(nn.Module):
         self.bn = nn.BatchNorm2d(c_out, affine=affine)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.relu(x)
+        return self.bn(self.halves(self.relu(x)))  # type: ignore[no-any-return]
+
+    def halves(self, x: Tensor) -> Tensor:
+        """The two convolutions of an input already through ``relu``, concatenated, before ``bn``.
+
+        A :class:`~archsearch.ops.MixedOp` calls this with the ReLU it shares between
+        candidates.
+        """
         shifted = x[:, :, 1:, 1:]
         height, width = x.shape[-2:]
         if height % 2 or width % 2:
             shifted = F.pad(shifted, (0, width % 2, 0, height % 2))
-        out = torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1)
-        return self.bn(out)  # type: ignore[no-any-return]
+        return torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1)
 
 
 def _conv_7x1_1x7(c: int, stride: int, affine: bool) -> nn.Module:
