@@ -126,8 +126,6 @@ def _finish(search: DartsSearch, run_dir: Path, best_name: str) -> int:
     done = "finished" if search.next_epoch >= search.config.epochs else "so far"
     print(f"DARTS {done}: {len(epochs)} of {search.config.epochs} epochs")
     print(f"  arch          {arch}")
-    if search.space.name == "darts":
-        print(f"  genotype      {search.space.to_genotype(arch)}")  # type: ignore[attr-defined]
     for name in ("val_accuracy", "train_accuracy", "skip_share", "none_share", "hessian_ev"):
         if name in last.values:
             print(f"  {name:<13} {last.values[name]:.4g}")
