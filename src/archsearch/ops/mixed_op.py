@@ -119,7 +119,7 @@ def _dense_like(out: Tensor) -> Callable[[Tensor], Tensor | None]:
 
     The gradient of a node that a cell concatenates is a slice of the concatenation's
     gradient. The plain sum multiplies it by each weight, which makes it dense; a folded
-    batch norm takes it as it is, and its backward runs up to 10x slower on a strided
+    batch norm takes it as it is, and its backward runs over 10x slower on a strided
     gradient than on a dense one (CPU, channels-last), so it is copied once per edge.
     """
     channels_last = out.dim() == 4 and out.is_contiguous(memory_format=torch.channels_last)
