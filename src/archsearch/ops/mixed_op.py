@@ -100,8 +100,9 @@ def _scaled_batch_norm(bn: nn.BatchNorm2d, x: Tensor, scale: Tensor) -> Tensor:
             factor = 1.0 / float(bn.num_batches_tracked)
     batch_stats = bn.training or (bn.running_mean is None and bn.running_var is None)
     keep_stats = not bn.training or bn.track_running_stats
-    if bn.weight is None:
-        weight = scale.expand(x.shape[1]).contiguous()
+    if bn.weight is None:  # in the dtype of the statistics, as the module's weight would be
+        dtype = x.dtype if bn.running_mean is None else bn.running_mean.dtype
+        weight = scale.to(dtype).expand(x.shape[1]).contiguous()
     else:
         weight = bn.weight * scale
     bias = None if bn.bias is None else bn.bias * scale
@@ -118,7 +119,7 @@ def _dense_like(out: Tensor) -> Callable[[Tensor], Tensor | None]:
 
     The gradient of a node that a cell concatenates is a slice of the concatenation's
     gradient. The plain sum multiplies it by each weight, which makes it dense; a folded
-    batch norm takes it as it is, and its backward runs up to 10x slower on a strided
+    batch norm takes it as it is, and its backward runs over 10x slower on a strided
     gradient than on a dense one (CPU, channels-last), so it is copied once per edge.
     """
     channels_last = out.dim() == 4 and out.is_contiguous(memory_format=torch.channels_last)
@@ -172,12 +173,11 @@ class MixedOp(nn.Module):
         if not self.fast or not self._plans:
             return naive_mixed_sum(self._ops, x, weights)
         relu = F.relu(x) if self._shared_relu else x
-        total: Tensor | None = None
-        for plan in self._plans:
-            term = self._term(plan, relu if plan.relu else x, weights[plan.position])
+        first, *rest = self._plans
+        total = self._term(first, relu if first.relu else x, weights[first.position])
+        for plan in rest:
             # Every term is a new tensor that autograd did not save, so adding in place is safe.
-            total = term if total is None else total.add_(term)
-        assert total is not None
+            total = total.add_(self._term(plan, relu if plan.relu else x, weights[plan.position]))
         if self._folds_bn and total.requires_grad:
             total.register_hook(_dense_like(total))  # type: ignore[no-untyped-call]
         return total

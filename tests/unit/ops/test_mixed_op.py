@@ -131,6 +131,24 @@ def test_channels_last_gives_the_same_sum_and_a_dense_gradient(stride) -> None:
 
 
 @pytest.mark.parametrize("stride", [1, 2])
+def test_second_derivatives_equal_the_plain_ones(stride) -> None:
+    """Double backward (Hessians in the alphas, exact second-order checks) goes through too."""
+    torch.manual_seed(3)
+    fast, plain = pair(darts_candidates, stride)
+    x = torch.randn(2, channels(stride), 5, 5, dtype=torch.float64)
+    w = torch.randn(len(fast._ops), dtype=torch.float64)
+    results = []
+    for op in (fast, plain):
+        xx, ww = x.clone().requires_grad_(), w.clone().requires_grad_()
+        y = op(xx, ww)
+        out = torch.cat([y, torch.ones(2, 1, *y.shape[2:], dtype=x.dtype)], dim=1)
+        (g_w,) = torch.autograd.grad(out.pow(2).sum(), ww, create_graph=True)  # a strided grad
+        results.append(torch.autograd.grad(g_w @ torch.arange(len(w), dtype=w.dtype), [xx, ww]))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
 def test_fast_path_follows_functional_call_parameters(stride) -> None:
     torch.manual_seed(1)
     fast, plain = pair(darts_candidates, stride)
