@@ -171,6 +171,9 @@ class DartsSearch:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(torch_seed_for(seed, 0))
             self.net = build_supernet(space, task, config).to(device)
+        # convolutions, their backward and batch norms run about twice as fast in
+        # channels-last layout on the CPU (measured on a DARTS step)
+        self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.weights = list(self.net.weights())  # type: ignore[operator]
         self.w_opt = torch.optim.SGD(self.weights, lr=config.lr, momentum=config.momentum,
                                      weight_decay=config.weight_decay)
@@ -181,7 +184,7 @@ class DartsSearch:
         self.architect = Architect(self.net, self.w_opt, self.a_opt, config.order, config.hvp_r)
         self.next_epoch = 0
         self._hessian_vec: Tensor | None = None
-        self._data = {k: getattr(task, k).to(device)
+        self._data = {k: _channels_last(getattr(task, k).to(device))
                       for k in ("x_train", "y_train", "x_val", "y_val")}
 
     # --- creation and resume ------------------------------------------------------
@@ -340,7 +343,7 @@ class DartsSearch:
     def _batch(self, split: str, idx: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
         x, y = self._data[f"x_{split}"][idx], self._data[f"y_{split}"][idx]
         if self.augment is not None:
-            x = self.augment(x, gen)
+            x = _channels_last(self.augment(x, gen))
         return x, y
 
     @torch.no_grad()
@@ -393,3 +396,7 @@ class DartsSearch:
         if not done:
             raise InvalidParameterError(f"DARTS search {self.name!r} has no finished epoch yet.")
         return self.space.parse(done[-1].arch)
+
+
+def _channels_last(x: Tensor) -> Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
