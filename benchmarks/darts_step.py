@@ -14,7 +14,7 @@ parameters. ``ours`` is archsearch's ``Architect`` with the fast ``MixedOp``, in
 layout unless ``--no-channels-last`` (the reference is NCHW, as published). Each (impl,
 order) runs in a fresh process, since peak RSS is a high-water mark: one warm-up step, then
 the median of ``--repeat`` steps. quark0/darts itself takes about 13 s (first order) and
-34 s (second order) per step and peaks near 13 GB at the default setting on these machines.
+34 s (second order) per step and peaks near 13 GB at the default setting on 2 CPU cores.
 
     python benchmarks/darts_step.py [--threads 2] [--batch 64] [--channels 16] [--layers 8]
         [--repeat 3] [--no-channels-last] [--json]
