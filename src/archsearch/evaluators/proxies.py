@@ -1,0 +1,188 @@
+"""Training-free scores of an untrained network: NASWOT and zero-cost proxies.
+
+* ``naswot`` (Mellor et al., ICML 2021, "Neural architecture search without training"):
+  each ReLU's on/off pattern on one minibatch is a binary code per input; the kernel
+  ``K_H = sum over ReLU layers of c c^T + (1 - c)(1 - c)^T`` counts, for each pair of
+  inputs, the units where they agree, and the score is ``log |det K_H|``.
+* ``synflow`` (Tanaka et al., NeurIPS 2020; as a proxy, Abdelfattah et al., ICLR 2021):
+  with every parameter replaced by its absolute value and batch norms as identities, the
+  network's summed output on an all-ones input, in float64; the score sums
+  ``theta * dR/dtheta`` over the convolution and linear weights.
+* ``snip`` (Lee et al., ICLR 2019): ``sum |theta * dL/dtheta|`` of the cross-entropy on
+  one minibatch; ``grad_norm``: the sum of the weights' gradient norms.
+* ``params``: the trivial baseline.
+
+Every score uses the network in training mode on one seeded minibatch (synflow on ones),
+so it is deterministic under the trial's seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from archsearch._utils.seeding import torch_generator
+from archsearch.data import Task
+from archsearch.errors import InvalidParameterError, TrialFailed
+from archsearch.evaluators.base import Evaluator, TrialContext
+from archsearch.evaluators.cost import count_params
+from archsearch.training import resolve_device
+from archsearch.types import Architecture, Objective
+
+__all__ = ["PROXIES", "ZeroCostProxies", "grad_norm_score", "naswot_kernel", "naswot_score",
+           "snip_score", "synflow_score"]
+
+_WEIGHTED = (nn.Conv2d, nn.Linear)
+
+
+def naswot_kernel(model: nn.Module, x: Tensor) -> Tensor:
+    """The NASWOT kernel ``K_H`` (batch x batch, float64) of ``model`` on the batch ``x``.
+
+    Raises:
+        InvalidParameterError: the model has no ``nn.ReLU`` to take codes from.
+    """
+    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    if not relus:
+        raise InvalidParameterError(
+            f"NASWOT needs ReLU activations; {type(model).__name__} has no nn.ReLU module.")
+    n = len(x)
+    kernel = torch.zeros(n, n, dtype=torch.float64, device=x.device)
+
+    def hook(module: nn.Module, inputs: tuple[Tensor, ...]) -> None:
+        codes = (inputs[0].detach().reshape(n, -1) > 0).to(torch.float32)
+        agree = codes @ codes.T + (1 - codes) @ (1 - codes).T
+        kernel.add_(agree.to(torch.float64))
+
+    handles = [m.register_forward_pre_hook(hook) for m in relus]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return kernel
+
+
+def naswot_score(model: nn.Module, x: Tensor) -> float:
+    """``log |det K_H|`` of the NASWOT kernel; ``-inf`` when the codes are not distinct."""
+    return float(torch.linalg.slogdet(naswot_kernel(model, x))[1])
+
+
+def _weights(model: nn.Module) -> list[Tensor]:
+    return [m.weight for m in model.modules() if isinstance(m, _WEIGHTED)]
+
+
+def synflow_score(model: nn.Module, input_shape: Sequence[int]) -> float:
+    """SynFlow of a float64 copy with absolute parameters and identity batch norms."""
+    net = copy.deepcopy(model).double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.abs_()
+    for m in net.modules():  # a fresh batch norm in eval mode only scales by 1/sqrt(1+eps)
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.eval()
+    device = next(net.parameters()).device
+    ones = torch.ones(1, *input_shape, dtype=torch.float64, device=device)
+    weights = _weights(net)
+    grads = torch.autograd.grad(net(ones).sum(), weights, allow_unused=True,
+                                materialize_grads=True)
+    with torch.no_grad():
+        return float(sum((w * g).sum() for w, g in zip(weights, grads)))
+
+
+def snip_score(model: nn.Module, x: Tensor, y: Tensor) -> float:
+    """``sum |theta * dL/dtheta|`` over convolution and linear weights."""
+    weights = _weights(model)
+    grads = torch.autograd.grad(F.cross_entropy(model(x), y), weights, allow_unused=True,
+                                materialize_grads=True)
+    with torch.no_grad():
+        return float(sum((w * g).abs().sum() for w, g in zip(weights, grads)))
+
+
+def grad_norm_score(model: nn.Module, x: Tensor, y: Tensor) -> float:
+    """The sum of the L2 norms of the convolution and linear weights' gradients."""
+    weights = _weights(model)
+    grads = torch.autograd.grad(F.cross_entropy(model(x), y), weights, allow_unused=True,
+                                materialize_grads=True)
+    return float(sum(g.norm() for g in grads))
+
+
+PROXIES = ("naswot", "synflow", "snip", "grad_norm", "params")
+"""The scores :class:`ZeroCostProxies` computes, all maximised."""
+
+
+class ZeroCostProxies(Evaluator):
+    """Scores an architecture from its untrained network on one minibatch, in seconds.
+
+    Metrics are the chosen proxies (see the module docstring), each larger-is-better,
+    plus ``proxy_seconds``. The objective is the first proxy.
+
+    Args:
+        task: where the minibatch comes from (its training split).
+        proxies: which scores to compute, from :data:`PROXIES`.
+        batch_size: the minibatch size (NASWOT uses 128).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
+
+    Example:
+        >>> import archsearch, numpy as np
+        >>> from archsearch.data import load_task
+        >>> space = archsearch.create_space("nb201", channels=4, cells_per_stage=1)
+        >>> proxy = ZeroCostProxies(load_task("digits"), ("naswot", "params"), batch_size=32)
+        >>> proxy.setup(space)
+        >>> sorted(proxy.evaluate(space.sample(np.random.default_rng(0)), TrialContext(0, 1)))
+        ['naswot', 'params', 'proxy_seconds']
+    """
+
+    name = "proxy"
+
+    def __init__(self, task: Task, proxies: Sequence[str] = ("naswot",), batch_size: int = 128,
+                 device: str = "auto") -> None:
+        unknown = [p for p in proxies if p not in PROXIES]
+        if not proxies or unknown:
+            raise InvalidParameterError(f"Unknown proxy {unknown[0] if unknown else None!r}; "
+                                        f"choose from {', '.join(PROXIES)}.")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
+            raise InvalidParameterError(f"The proxy batch size must be an int >= 2. "
+                                        f"Got {batch_size!r}.")
+        self.task, self.proxies, self.batch_size = task, tuple(proxies), batch_size
+        self.device = resolve_device(device)
+        self.objectives = (Objective(self.proxies[0], "maximize"),)
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "proxies": list(self.proxies), "batch_size": self.batch_size}
+
+    def evaluate(self, arch: Architecture, ctx: TrialContext) -> dict[str, float]:
+        import time
+
+        start = time.perf_counter()
+        gen = torch_generator(ctx.seed)
+        idx = torch.randperm(len(self.task.y_train), generator=gen)[:self.batch_size]
+        x = self.task.x_train[idx].to(self.device)
+        y = self.task.y_train[idx].to(self.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(ctx.seed)
+            model = self.space.build(arch, self.task.input_shape, self.task.n_classes)
+        model = model.to(self.device).train()
+        out: dict[str, float] = {}
+        for proxy in self.proxies:
+            if proxy == "naswot":
+                out[proxy] = naswot_score(model, x)
+            elif proxy == "synflow":
+                out[proxy] = synflow_score(model, self.task.input_shape)
+            elif proxy == "snip":
+                out[proxy] = snip_score(model, x, y)
+            elif proxy == "grad_norm":
+                out[proxy] = grad_norm_score(model, x, y)
+            else:
+                out[proxy] = float(count_params(model))
+        if not math.isfinite(out[self.proxies[0]]):
+            raise TrialFailed(f"proxy {self.proxies[0]} is {out[self.proxies[0]]}")
+        out["proxy_seconds"] = time.perf_counter() - start
+        return out

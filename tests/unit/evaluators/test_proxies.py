@@ -1,0 +1,66 @@
+"""Training-free scores: the NASWOT kernel by hand, synflow's homogeneity, determinism."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import archsearch
+from archsearch.data import load_task
+from archsearch.errors import InvalidParameterError
+from archsearch.evaluators import TrialContext, ZeroCostProxies
+from archsearch.evaluators.proxies import naswot_kernel, naswot_score, synflow_score
+
+
+def test_naswot_kernel_counts_agreeing_units_as_computed_by_hand():
+    linear = nn.Linear(2, 3, bias=False)
+    with torch.no_grad():
+        linear.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+    model = nn.Sequential(linear, nn.ReLU())
+    x = torch.tensor([[1.0, -1.0], [-1.0, 1.0], [1.0, 1.0]])
+    # codes: [1, 0, 0], [0, 1, 0], [1, 1, 1] (a pre-activation of exactly 0 is off)
+    expected = torch.tensor([[3.0, 1.0, 1.0], [1.0, 3.0, 1.0], [1.0, 1.0, 3.0]], dtype=torch.float64)
+    assert torch.equal(naswot_kernel(model, x), expected)
+    assert naswot_score(model, x) == pytest.approx(math.log(20.0))
+    # a second ReLU layer adds its own agreements
+    twice = nn.Sequential(linear, nn.ReLU(), nn.Identity(), nn.ReLU())
+    assert torch.equal(naswot_kernel(twice, x), 2 * expected)
+
+
+def test_a_network_without_relus_is_an_error_not_a_zero():
+    with pytest.raises(InvalidParameterError, match="no nn.ReLU"):
+        naswot_score(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), torch.ones(3, 1, 2, 2))
+
+
+def test_synflow_of_a_linear_chain_is_its_depth_times_the_flow():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3, bias=False), nn.Linear(3, 2, bias=False))
+    w1, w2 = (net[i].weight.detach().double().abs() for i in (1, 2))
+    flow = float((w2 @ w1 @ torch.ones(4, dtype=torch.float64)).sum())
+    assert synflow_score(net, (1, 2, 2)) == pytest.approx(2 * flow, rel=1e-9)
+
+
+def test_proxy_scores_are_deterministic_under_the_trial_seed():
+    task = load_task("digits", seed=0)
+    space = archsearch.create_space("nb201", channels=4, cells_per_stage=1)
+    proxy = ZeroCostProxies(task, ("naswot", "synflow", "snip", "grad_norm", "params"),
+                            batch_size=32)
+    proxy.setup(space)
+    arch = space.sample(np.random.default_rng(1))
+    first = proxy.evaluate(arch, TrialContext(0, 7))
+    again = proxy.evaluate(arch, TrialContext(0, 7))
+    other = proxy.evaluate(arch, TrialContext(1, 8))
+    first.pop("proxy_seconds"), again.pop("proxy_seconds"), other.pop("proxy_seconds")
+    assert first == again
+    assert first["naswot"] != other["naswot"] and first["params"] == other["params"]
+    assert all(math.isfinite(v) for v in first.values())
+
+
+def test_unknown_proxies_and_bad_batches_are_refused():
+    task = load_task("digits", seed=0)
+    with pytest.raises(InvalidParameterError, match="Unknown proxy 'zen'"):
+        ZeroCostProxies(task, ("naswot", "zen"))
+    with pytest.raises(InvalidParameterError, match="batch size"):
+        ZeroCostProxies(task, batch_size=1)
