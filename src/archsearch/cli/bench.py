@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from archsearch.benchmarks import compare_strategies, plot_curves, read_table, space_of
@@ -17,6 +18,7 @@ from archsearch.benchmarks.build import BuildRecipe, build_table
 from archsearch.benchmarks.quality import table_quality
 from archsearch.benchmarks.table import Table
 from archsearch.errors import InvalidParameterError
+from archsearch.evaluators.proxies import PROXIES
 from archsearch.objectives import MnasReward
 from archsearch.strategies import parse_strategy_spec
 from archsearch.training import TrainConfig
@@ -82,6 +84,27 @@ def add_parser(commands: Any) -> None:
     q.add_argument("--space", help="the table's space (default: from its metadata)")
     q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(handler=run_quality)
+
+    x = sub.add_parser("proxies", help="rank agreement of training-free proxies with a table",
+                       description="Score a sample of a table's architectures with each "
+                       "zero-cost proxy (untrained networks, one minibatch) and print Kendall "
+                       "tau and Spearman rho against the table's accuracy, with the seconds "
+                       "each proxy costs per architecture.")
+    x.add_argument("--table", required=True, help="a table built from real training")
+    x.add_argument("--dataset", required=True, help="the table's dataset (its minibatches)")
+    x.add_argument("--space", help="the table's space (default: from its metadata)")
+    x.add_argument("--sample", type=int, default=1000, help="architectures scored (default: 1000)")
+    x.add_argument("--proxies", default=",".join(PROXIES),
+                   help=f"comma-separated, from {', '.join(PROXIES)} (default: all)")
+    x.add_argument("--column", help="the accuracy column (default: the table's last fidelity)")
+    x.add_argument("--batch-size", type=int, default=128, help="minibatch size (default: 128)")
+    x.add_argument("--image-size", type=int,
+                   help="resize images to this side (default: the table's recipe)")
+    x.add_argument("--data-dir", help="folder holding the dataset files")
+    x.add_argument("--seed", type=int, default=0, help="seed of the sample and of each network")
+    x.add_argument("--threads", type=int, help="torch CPU threads")
+    x.add_argument("--json", action="store_true", help="print JSON")
+    x.set_defaults(handler=run_proxies)
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -213,3 +236,37 @@ def _ints(text: str, flag: str) -> list[int]:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise InvalidParameterError(f"{flag} must be comma-separated integers. Got {text!r}.") from None
+
+
+def run_proxies(args: argparse.Namespace) -> int:
+    from archsearch.benchmarks.proxies import proxy_correlations
+    from archsearch.data import load_task
+
+    if args.threads is not None:
+        torch.set_num_threads(max(1, args.threads))
+    proxies = [p.strip() for p in args.proxies.split(",") if p.strip()]
+    table = read_table(args.table)
+    space = space_of(table, args.space)
+    table.index(space)
+    column = args.column or table_quality(table).column
+    recipe = table.meta.get("recipe", {})
+    image_size = args.image_size if args.image_size is not None else recipe.get("image_size")
+    task = load_task(args.dataset, data_dir=args.data_dir, image_size=image_size, seed=args.seed)
+    bar = tqdm(total=min(args.sample, len(table)), unit="arch", file=sys.stderr,
+               dynamic_ncols=True, disable=None)
+    try:
+        report = proxy_correlations(table, space, task, sample=args.sample, column=column,
+                                    proxies=proxies, seed=args.seed, batch_size=args.batch_size,
+                                    progress=lambda done, total: bar.update(done - bar.n))
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+        return 0
+    print(f"{report.n} architectures of {args.table}, against {column} "
+          f"(batch {args.batch_size}, {torch.get_num_threads()} threads):")
+    print(f"  {'proxy':<10} {'Kendall tau':>11} {'Spearman rho':>12} {'s/arch':>8}")
+    for p in proxies:
+        print(f"  {p:<10} {report.kendall_tau[p]:11.3f} {report.spearman_rho[p]:12.3f} "
+              f"{report.seconds_per_arch[p]:8.4f}")
+    return 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -159,30 +160,40 @@ class ZeroCostProxies(Evaluator):
         return {"name": self.name, "proxies": list(self.proxies), "batch_size": self.batch_size}
 
     def evaluate(self, arch: Architecture, ctx: TrialContext) -> dict[str, float]:
-        import time
+        scores, seconds = self.scores(arch, ctx.seed)
+        first = self.proxies[0]
+        if not math.isfinite(scores[first]):
+            raise TrialFailed(f"proxy {first} is {scores[first]}")
+        return {**scores, "proxy_seconds": sum(seconds.values())}
 
+    def scores(self, arch: Architecture, seed: int) -> tuple[dict[str, float], dict[str, float]]:
+        """Each proxy's score of ``arch`` and the seconds it took (building included once).
+
+        The network's initialisation and the minibatch both derive from ``seed``.
+        """
         start = time.perf_counter()
-        gen = torch_generator(ctx.seed)
-        idx = torch.randperm(len(self.task.y_train), generator=gen)[:self.batch_size]
+        idx = torch.randperm(len(self.task.y_train), generator=torch_generator(seed))
+        idx = idx[:self.batch_size]
         x = self.task.x_train[idx].to(self.device)
         y = self.task.y_train[idx].to(self.device)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed)
+            torch.manual_seed(seed)
             model = self.space.build(arch, self.task.input_shape, self.task.n_classes)
         model = model.to(self.device).train()
-        out: dict[str, float] = {}
+        build = time.perf_counter() - start
+        scores: dict[str, float] = {}
+        seconds: dict[str, float] = {}
         for proxy in self.proxies:
+            began = time.perf_counter()
             if proxy == "naswot":
-                out[proxy] = naswot_score(model, x)
+                scores[proxy] = naswot_score(model, x)
             elif proxy == "synflow":
-                out[proxy] = synflow_score(model, self.task.input_shape)
+                scores[proxy] = synflow_score(model, self.task.input_shape)
             elif proxy == "snip":
-                out[proxy] = snip_score(model, x, y)
+                scores[proxy] = snip_score(model, x, y)
             elif proxy == "grad_norm":
-                out[proxy] = grad_norm_score(model, x, y)
+                scores[proxy] = grad_norm_score(model, x, y)
             else:
-                out[proxy] = float(count_params(model))
-        if not math.isfinite(out[self.proxies[0]]):
-            raise TrialFailed(f"proxy {self.proxies[0]} is {out[self.proxies[0]]}")
-        out["proxy_seconds"] = time.perf_counter() - start
-        return out
+                scores[proxy] = float(count_params(model))
+            seconds[proxy] = time.perf_counter() - began + build
+        return scores, seconds
