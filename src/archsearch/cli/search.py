@@ -16,7 +16,14 @@ from tqdm import tqdm
 
 from archsearch.cli import _common
 from archsearch.errors import ExperimentExistsError, InvalidParameterError
-from archsearch.evaluators import Composite, Evaluator, LatencyLookup, PartialTraining, TabularLookup
+from archsearch.evaluators import (
+    Composite,
+    Evaluator,
+    LatencyLookup,
+    PartialTraining,
+    TabularLookup,
+    ZeroCostProxies,
+)
 from archsearch.experiment import Experiment
 from archsearch.objectives import MnasReward, MultiObjective
 from archsearch.spaces import SearchSpace
@@ -73,8 +80,11 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--population-size", type=int, help="evolution: population (default: 10)")
     p.add_argument("--sample-size", type=int, help="evolution: tournament size (default: 3)")
     p.add_argument("--name", help="experiment name in the store (default: search)")
-    p.add_argument("--evaluator", help="'train' (partial training, the default) or "
-                   "'table:PATH' (look architectures up in a tabular benchmark)")
+    p.add_argument("--evaluator", help="'train' (partial training, the default), "
+                   "'proxy[:P1,P2]' (training-free scores of the untrained network on one "
+                   "batch of --batch-size: naswot (default), synflow, snip, grad_norm, params; "
+                   "the first is the objective) or 'table:PATH' (look architectures up in a "
+                   "tabular benchmark)")
     o = p.add_argument_group("objective")
     o.add_argument("--objective", help="the metric to maximise: a table column (required with "
                    "a table) or a metric of the evaluator (default: val_accuracy); several, "
@@ -208,8 +218,15 @@ def _evaluator(cfg: dict[str, Any]) -> tuple[Evaluator, dict[str, Any]]:
         first = cfg["objective"].split(",")[0].partition(":")[0].strip()
         return TabularLookup(name[len("table:"):], first,
                              "minimize" if cfg["minimize"] else "maximize"), {}
+    if name == "proxy" or name.startswith("proxy:"):  # training-free: seconds per trial
+        proxies = [p.strip() for p in name.partition(":")[2].split(",") if p.strip()]
+        task = _common.build_task(cfg)
+        scores = ZeroCostProxies(task, proxies or ["naswot"], batch_size=cfg["batch_size"],
+                                 device=cfg["device"])
+        return scores, {"dataset": _dataset_identity(cfg)}
     if name != "train":
-        raise InvalidParameterError(f"--evaluator must be 'train' or 'table:PATH'. Got {name!r}.")
+        raise InvalidParameterError("--evaluator must be 'train', 'proxy[:P1,P2]' or "
+                                    f"'table:PATH'. Got {name!r}.")
     task = _common.build_task(cfg)
     measure = cfg["mnas_target"] is not None and _latency_metric(cfg) == "latency_ms"
     evaluator: Evaluator = PartialTraining(
@@ -219,10 +236,15 @@ def _evaluator(cfg: dict[str, Any]) -> tuple[Evaluator, dict[str, Any]]:
         evaluator = Composite(evaluator, LatencyLookup(cfg["latency_table"],
                                                         n_classes=task.n_classes,
                                                         input_shape=task.input_shape))
+    return evaluator, {"dataset": _dataset_identity(cfg)}
+
+
+def _dataset_identity(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The settings that define a search's data, for its fingerprint."""
     dataset = {k: cfg[k] for k in ("dataset", "data_path", "val_fraction", "n_train")}
     if cfg.get("image_size") is not None:  # (absent from runs made before the option)
         dataset["image_size"] = cfg["image_size"]
-    return evaluator, {"dataset": dataset}
+    return dataset
 
 
 def _run_with_progress(exp: Experiment, cfg: dict[str, Any]) -> None:
