@@ -10,7 +10,8 @@
   ``theta * dR/dtheta`` over the convolution and linear weights.
 * ``snip`` (Lee et al., ICLR 2019): ``sum |theta * dL/dtheta|`` of the cross-entropy on
   one minibatch; ``grad_norm``: the sum of the weights' gradient norms.
-* ``params``: the trivial baseline.
+* ``jacob_cov`` (the first NASWOT version): how uncorrelated the inputs' Jacobians are.
+* ``params`` and ``flops``: the trivial baselines.
 
 Every score uses the network in training mode on one seeded minibatch (synflow on ones),
 so it is deterministic under the trial's seed.
@@ -32,12 +33,12 @@ from archsearch._utils.seeding import torch_generator
 from archsearch.data import Task
 from archsearch.errors import InvalidParameterError, TrialFailed
 from archsearch.evaluators.base import Evaluator, TrialContext
-from archsearch.evaluators.cost import count_params
+from archsearch.evaluators.cost import count_flops, count_params
 from archsearch.training import resolve_device
 from archsearch.types import Architecture, Objective
 
-__all__ = ["PROXIES", "ZeroCostProxies", "grad_norm_score", "naswot_kernel", "naswot_score",
-           "snip_score", "synflow_score"]
+__all__ = ["PROXIES", "ZeroCostProxies", "grad_norm_score", "jacob_cov_score", "naswot_kernel",
+           "naswot_score", "snip_score", "synflow_score"]
 
 _WEIGHTED = (nn.Conv2d, nn.Linear)
 
@@ -116,7 +117,24 @@ def grad_norm_score(model: nn.Module, x: Tensor, y: Tensor) -> float:
     return float(sum(g.norm() for g in grads))
 
 
-PROXIES = ("naswot", "synflow", "snip", "grad_norm", "params")
+def jacob_cov_score(model: nn.Module, x: Tensor) -> float:
+    """jacob_cov (the first version of NASWOT): how uncorrelated the input Jacobians are.
+
+    The gradient of the summed outputs with respect to each input, flattened; their
+    correlation matrix's eigenvalues ``v`` give ``-sum(log(v + k) + 1 / (v + k))`` with
+    ``k = 1e-5``. NaN when an input's Jacobian is constant.
+    """
+    x = x.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model(x).sum(), x)
+    corr = torch.corrcoef(grad.reshape(len(x), -1).to(torch.float64))
+    if not bool(torch.isfinite(corr).all()):
+        return math.nan
+    v = torch.linalg.eigvalsh(corr)
+    k = 1e-5
+    return float(-(torch.log(v + k) + 1.0 / (v + k)).sum())
+
+
+PROXIES = ("naswot", "synflow", "snip", "grad_norm", "jacob_cov", "params", "flops")
 """The scores :class:`ZeroCostProxies` computes, all maximised."""
 
 
@@ -197,6 +215,10 @@ class ZeroCostProxies(Evaluator):
                 scores[proxy] = snip_score(model, x, y)
             elif proxy == "grad_norm":
                 scores[proxy] = grad_norm_score(model, x, y)
+            elif proxy == "jacob_cov":
+                scores[proxy] = jacob_cov_score(model, x)
+            elif proxy == "flops":
+                scores[proxy] = float(count_flops(model, self.task.input_shape))
             else:
                 scores[proxy] = float(count_params(model))
             seconds[proxy] = time.perf_counter() - began + build

@@ -11,7 +11,13 @@ import archsearch
 from archsearch.data import load_task
 from archsearch.errors import InvalidParameterError
 from archsearch.evaluators import TrialContext, ZeroCostProxies
-from archsearch.evaluators.proxies import naswot_kernel, naswot_score, synflow_score
+from archsearch.evaluators.proxies import (
+    PROXIES,
+    jacob_cov_score,
+    naswot_kernel,
+    naswot_score,
+    synflow_score,
+)
 
 
 def test_naswot_kernel_counts_agreeing_units_as_computed_by_hand():
@@ -45,8 +51,7 @@ def test_synflow_of_a_linear_chain_is_its_depth_times_the_flow():
 def test_proxy_scores_are_deterministic_under_the_trial_seed():
     task = load_task("digits", seed=0)
     space = archsearch.create_space("nb201", channels=4, cells_per_stage=1)
-    proxy = ZeroCostProxies(task, ("naswot", "synflow", "snip", "grad_norm", "params"),
-                            batch_size=32)
+    proxy = ZeroCostProxies(task, PROXIES, batch_size=32)
     proxy.setup(space)
     arch = space.sample(np.random.default_rng(1))
     first = proxy.evaluate(arch, TrialContext(0, 7))
@@ -55,6 +60,7 @@ def test_proxy_scores_are_deterministic_under_the_trial_seed():
     first.pop("proxy_seconds"), again.pop("proxy_seconds"), other.pop("proxy_seconds")
     assert first == again
     assert first["naswot"] != other["naswot"] and first["params"] == other["params"]
+    assert first["flops"] == other["flops"] > first["params"]
     assert all(math.isfinite(v) for v in first.values())
 
 
@@ -64,3 +70,19 @@ def test_unknown_proxies_and_bad_batches_are_refused():
         ZeroCostProxies(task, ("naswot", "zen"))
     with pytest.raises(InvalidParameterError, match="batch size"):
         ZeroCostProxies(task, batch_size=1)
+
+
+def test_jacob_cov_scores_the_correlation_of_input_jacobians():
+    model = nn.Sequential(nn.Flatten(), nn.ReLU())  # d(sum relu(x))/dx = [x > 0]
+    x = torch.tensor([[1.0, -1, 1, -1], [1, 1, -1, -1], [-1, 1, 1, -1]]).view(3, 1, 2, 2)
+    jacobians = (x.reshape(3, -1) > 0).double().numpy()
+    v = np.linalg.eigvalsh(np.corrcoef(jacobians))
+    expected = -np.sum(np.log(v + 1e-5) + 1 / (v + 1e-5))
+    assert jacob_cov_score(model, x) == pytest.approx(expected, rel=1e-9)
+    # a linear model gives every input the same Jacobian: perfectly correlated, far worse
+    linear = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    assert jacob_cov_score(linear, x) < expected - 1e4
+    # an output that ignores its input has constant Jacobians: nothing to correlate
+    with torch.no_grad():
+        linear[1].weight.zero_()
+    assert math.isnan(jacob_cov_score(linear, x))
