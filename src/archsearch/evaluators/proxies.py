@@ -125,7 +125,7 @@ def jacob_cov_score(model: nn.Module, x: Tensor) -> float:
     ``k = 1e-5``. NaN when an input's Jacobian is constant.
     """
     x = x.detach().clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(model(x).sum(), x)
+    (grad,) = torch.autograd.grad(model(x).sum(), x, allow_unused=True, materialize_grads=True)
     corr = torch.corrcoef(grad.reshape(len(x), -1).to(torch.float64))
     if not bool(torch.isfinite(corr).all()):
         return math.nan

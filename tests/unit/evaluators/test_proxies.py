@@ -86,3 +86,6 @@ def test_jacob_cov_scores_the_correlation_of_input_jacobians():
     with torch.no_grad():
         linear[1].weight.zero_()
     assert math.isnan(jacob_cov_score(linear, x))
+    # nor has a network whose output does not use its input at all
+    cut = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    assert math.isnan(jacob_cov_score(lambda t: cut(torch.zeros_like(t)), x))
