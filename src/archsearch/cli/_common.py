@@ -16,8 +16,9 @@ from typing import Any, Literal
 import torch
 
 from archsearch.data import Augment, Task, load_task
-from archsearch.errors import InvalidParameterError
+from archsearch.errors import ExperimentExistsError, InvalidParameterError
 from archsearch.spaces import SPACES, SearchSpace, create_space
+from archsearch.storage import SQLiteStore
 from archsearch.training import TrainConfig
 
 DEFAULTS: dict[str, Any] = {
@@ -189,3 +190,14 @@ def write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
+
+
+def open_run_store(run_dir: Path, store_name: str, name: str, resume: bool) -> SQLiteStore:
+    """The run directory's store; without ``resume``, one that holds no search ``name`` yet."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    store = SQLiteStore(run_dir / store_name)
+    if not resume and store.find_experiment(name) is not None:
+        raise ExperimentExistsError(
+            f"{run_dir} already holds search {name!r}. Add --resume to continue it, "
+            "or pick another --run-dir.")
+    return store

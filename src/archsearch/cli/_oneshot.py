@@ -19,9 +19,8 @@ from typing import Any
 from tqdm import tqdm
 
 from archsearch.cli import _common
-from archsearch.errors import ExperimentExistsError, InvalidParameterError
+from archsearch.errors import InvalidParameterError
 from archsearch.oneshot import DartsConfig, DartsSearch
-from archsearch.storage import SQLiteStore
 from archsearch.strategies import parse_spec
 from archsearch.types import FrozenTrial
 
@@ -51,12 +50,7 @@ def run(args: argparse.Namespace, stored: dict[str, Any] | None, store_name: str
     task = _common.build_task(cfg)
     augment = _common.build_augment(cfg, task)
     run_dir = Path(args.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    store = SQLiteStore(run_dir / store_name)
-    if not args.resume and store.find_experiment(cfg["name"]) is not None:
-        raise ExperimentExistsError(
-            f"{run_dir} already holds search {cfg['name']!r}. Add --resume to continue it, "
-            "or pick another --run-dir.")
+    store = _common.open_run_store(run_dir, store_name, cfg["name"], args.resume)
     dataset = {k: cfg[k] for k in ("dataset", "data_path", "val_fraction", "n_train", "image_size")}
     search = DartsSearch.create(cfg["name"], space, task, config, augment=augment, store=store,
                                 seed=cfg["seed"], if_exists="resume" if args.resume else "error",

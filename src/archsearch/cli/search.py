@@ -15,7 +15,7 @@ from typing import Any, Literal
 from tqdm import tqdm
 
 from archsearch.cli import _common
-from archsearch.errors import ExperimentExistsError, InvalidParameterError
+from archsearch.errors import InvalidParameterError
 from archsearch.evaluators import (
     Composite,
     Evaluator,
@@ -27,7 +27,6 @@ from archsearch.evaluators import (
 from archsearch.experiment import Experiment
 from archsearch.objectives import MnasReward, MultiObjective
 from archsearch.spaces import SearchSpace
-from archsearch.storage import SQLiteStore
 from archsearch.strategies import (
     Strategy,
     create_strategy,
@@ -130,12 +129,7 @@ def run(args: argparse.Namespace) -> int:
         cfg["budget"] = 20
     _common.set_threads(cfg)
     parts = _parts(cfg)  # bad settings fail here, before anything is written
-    run_dir.mkdir(parents=True, exist_ok=True)
-    store = SQLiteStore(run_dir / STORE)
-    if not args.resume and store.find_experiment(cfg["name"]) is not None:
-        raise ExperimentExistsError(
-            f"{run_dir} already holds search {cfg['name']!r}. Add --resume to continue it, "
-            "or pick another --run-dir.")
+    store = _common.open_run_store(run_dir, STORE, cfg["name"], args.resume)
     space, strategy, evaluator, extra = parts
     exp = Experiment.create(cfg["name"], space, strategy, evaluator, store=store,
                             seed=cfg["seed"], if_exists="resume" if args.resume else "error",
