@@ -10,6 +10,12 @@
   ``theta * dR/dtheta`` over the convolution and linear weights.
 * ``snip`` (Lee et al., ICLR 2019): ``sum |theta * dL/dtheta|`` of the cross-entropy on
   one minibatch; ``grad_norm``: the sum of the weights' gradient norms.
+* ``grasp`` (Wang et al., ICLR 2020; as a proxy, Abdelfattah et al.): ``-sum theta * (H g)``
+  with ``g`` the weights' gradient and ``H`` the Hessian of the loss, one Hessian-vector
+  product by double backpropagation.
+* ``fisher`` (Theis et al. 2018; as a proxy, Turner et al., ICLR 2020): for each channel of
+  each convolution and linear output, half the batch mean of ``(sum over positions of
+  activation * gradient)^2``, summed.
 * ``jacob_cov`` (the first NASWOT version): how uncorrelated the inputs' Jacobians are.
 * ``params`` and ``flops``: the trivial baselines.
 
@@ -37,8 +43,8 @@ from archsearch.evaluators.cost import count_flops, count_params
 from archsearch.training import resolve_device
 from archsearch.types import Architecture, Objective
 
-__all__ = ["PROXIES", "ZeroCostProxies", "grad_norm_score", "jacob_cov_score", "naswot_kernel",
-           "naswot_score", "snip_score", "synflow_score"]
+__all__ = ["PROXIES", "ZeroCostProxies", "fisher_score", "grad_norm_score", "grasp_score",
+           "jacob_cov_score", "naswot_kernel", "naswot_score", "snip_score", "synflow_score"]
 
 _WEIGHTED = (nn.Conv2d, nn.Linear)
 
@@ -117,6 +123,47 @@ def grad_norm_score(model: nn.Module, x: Tensor, y: Tensor) -> float:
     return float(sum(g.norm() for g in grads))
 
 
+def grasp_score(model: nn.Module, x: Tensor, y: Tensor) -> float:
+    """GraSP: ``-sum theta * (H g)`` over convolution and linear weights (``H g`` exactly)."""
+    weights = _weights(model)
+    grads = torch.autograd.grad(F.cross_entropy(model(x), y), weights, create_graph=True,
+                                allow_unused=True, materialize_grads=True)
+    gdotg = sum((g.detach() * g).sum() for g in grads if g.requires_grad)
+    if not isinstance(gdotg, Tensor):  # no weight's gradient depends on the weights
+        return 0.0
+    hg = torch.autograd.grad(gdotg, weights, allow_unused=True, materialize_grads=True)
+    with torch.no_grad():
+        return float(-sum((w * h).sum() for w, h in zip(weights, hg)))
+
+
+def fisher_score(model: nn.Module, x: Tensor, y: Tensor) -> float:
+    """Fisher information of the convolution and linear outputs' channels, summed.
+
+    Per output ``a`` with gradient ``g``: ``0.5 * mean over the batch of (sum over positions
+    of a * g)^2``, summed over channels and layers.
+    """
+    outputs: list[Tensor] = []
+
+    def keep(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+        if output.requires_grad:
+            outputs.append(output)
+
+    handles = [m.register_forward_hook(keep) for m in model.modules()
+               if isinstance(m, _WEIGHTED)]
+    try:
+        loss = F.cross_entropy(model(x), y)
+    finally:
+        for h in handles:
+            h.remove()
+    grads = torch.autograd.grad(loss, outputs, allow_unused=True, materialize_grads=True)
+    total = torch.zeros((), dtype=torch.float64, device=x.device)
+    with torch.no_grad():
+        for a, g in zip(outputs, grads):
+            per_channel = (a * g).flatten(2).sum(2) if a.dim() > 2 else a * g
+            total += per_channel.pow(2).mean(0).sum().to(torch.float64) * 0.5
+    return float(total)
+
+
 def jacob_cov_score(model: nn.Module, x: Tensor) -> float:
     """jacob_cov (the first version of NASWOT): how uncorrelated the input Jacobians are.
 
@@ -134,7 +181,8 @@ def jacob_cov_score(model: nn.Module, x: Tensor) -> float:
     return float(-(torch.log(v + k) + 1.0 / (v + k)).sum())
 
 
-PROXIES = ("naswot", "synflow", "snip", "grad_norm", "jacob_cov", "params", "flops")
+PROXIES = ("naswot", "synflow", "snip", "grad_norm", "grasp", "fisher", "jacob_cov", "params",
+           "flops")
 """The scores :class:`ZeroCostProxies` computes, all maximised."""
 
 
@@ -215,6 +263,10 @@ class ZeroCostProxies(Evaluator):
                 scores[proxy] = snip_score(model, x, y)
             elif proxy == "grad_norm":
                 scores[proxy] = grad_norm_score(model, x, y)
+            elif proxy == "grasp":
+                scores[proxy] = grasp_score(model, x, y)
+            elif proxy == "fisher":
+                scores[proxy] = fisher_score(model, x, y)
             elif proxy == "jacob_cov":
                 scores[proxy] = jacob_cov_score(model, x)
             elif proxy == "flops":

@@ -13,6 +13,8 @@ from archsearch.errors import InvalidParameterError
 from archsearch.evaluators import TrialContext, ZeroCostProxies
 from archsearch.evaluators.proxies import (
     PROXIES,
+    fisher_score,
+    grasp_score,
     jacob_cov_score,
     naswot_kernel,
     naswot_score,
@@ -89,3 +91,39 @@ def test_jacob_cov_scores_the_correlation_of_input_jacobians():
     # nor has a network whose output does not use its input at all
     cut = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
     assert math.isnan(jacob_cov_score(lambda t: cut(torch.zeros_like(t)), x))
+
+
+def test_grasp_is_minus_theta_times_the_exact_hessian_gradient_product():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    x, y = torch.randn(5, 1, 2, 2, dtype=torch.float64), torch.tensor([0, 1, 1, 0, 1])
+    net = net.double()
+    w1, b1, w2, b2 = (p.detach().clone() for p in net.parameters())
+    sizes = [w1.numel(), w2.numel()]
+
+    def loss_of(flat: torch.Tensor) -> torch.Tensor:
+        a, b = flat.split(sizes)
+        hidden = torch.tanh(x.flatten(1) @ a.view_as(w1).T + b1)
+        return nn.functional.cross_entropy(hidden @ b.view_as(w2).T + b2, y)
+
+    theta = torch.cat([w1.flatten(), w2.flatten()])
+    g = torch.autograd.functional.jacobian(loss_of, theta)
+    h = torch.autograd.functional.hessian(loss_of, theta)
+    expected = float(-(theta * (h @ g)).sum())
+    assert grasp_score(net, x, y) == pytest.approx(expected, rel=1e-9)
+
+
+def test_fisher_sums_half_the_mean_squared_channel_saliency():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(1, 2, 2, bias=False)
+    net = nn.Sequential(conv, nn.ReLU(), nn.Flatten(), nn.Linear(2, 3))
+    x, y = torch.randn(4, 1, 2, 2), torch.tensor([0, 2, 1, 0])
+    a = conv(x)
+    a.retain_grad()
+    out = net[3](torch.relu(a).flatten(1))
+    out.retain_grad()
+    nn.functional.cross_entropy(out, y).backward()
+    expected = 0.5 * ((a * a.grad).sum((2, 3)) ** 2).mean(0).sum() \
+        + 0.5 * ((out * out.grad) ** 2).mean(0).sum()
+    assert fisher_score(net, x, y) == pytest.approx(float(expected.detach()), rel=1e-5)
+    assert fisher_score(net, x, y) > 0
