@@ -25,7 +25,8 @@ from archsearch.evaluators.base import Evaluator
 from archsearch.experiment import Experiment
 from archsearch.spaces.base import SearchSpace
 from archsearch.storage import MemoryStore
-from archsearch.strategies import create_strategy, parse_strategy_spec
+from archsearch.strategies import ProxyScorer, build_strategy, needs_scorer, parse_strategy_spec
+from archsearch.strategies.base import Strategy
 from archsearch.types import Objective, TrialState
 
 __all__ = ["CompareResult", "compare_strategies", "plot_curves"]
@@ -45,6 +46,7 @@ class CompareResult:
     curves: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     picks: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    proxy_evaluations: dict[str, list[int]] = field(default_factory=dict)
     optimum: float = math.nan
 
     def final(self, name: str) -> tuple[float, float]:
@@ -71,6 +73,7 @@ def compare_strategies(
     budget: int = 100, seeds: int = 10, report: str | None = None,
     direction: Literal["maximize", "minimize"] = "maximize",
     strategy_args: dict[str, dict[str, Any]] | None = None,
+    scorer: ProxyScorer | None = None,
 ) -> CompareResult:
     """Run each strategy for ``seeds`` seeds of ``budget`` queries on ``table``.
 
@@ -80,6 +83,12 @@ def compare_strategies(
     says) or any :class:`~archsearch.types.Objective`, e.g. a
     :class:`~archsearch.objectives.MnasReward` over two columns; ``report`` defaults to the
     column's name.
+
+    Specs that rank by a training-free proxy (``naswot``, ``evolution:screen=10``) need
+    ``scorer``, built on the table's task. Its scores are cached across runs (a score is
+    a property of the architecture); ``proxy_evaluations[spec]`` counts the distinct
+    architectures each run scored, so a run's proxy time is that count times the mean
+    seconds per score, ``scorer.seconds / len(scorer)``.
     """
     from archsearch.evaluators.tabular import TabularLookup  # evaluators import this package
 
@@ -99,7 +108,8 @@ def compare_strategies(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # lookups and a small controller: more threads only cost
     try:
-        _run_all(result, space, objective, strategies, strategy_args, evaluator, seeds, budget)
+        _run_all(result, space, objective, strategies, strategy_args, evaluator, seeds, budget,
+                 scorer)
     finally:
         torch.set_num_threads(threads)
     return result
@@ -107,26 +117,32 @@ def compare_strategies(
 
 def _run_all(result: CompareResult, space: SearchSpace, objective: Objective,
              strategies: Sequence[str], strategy_args: dict[str, dict[str, Any]] | None,
-             evaluator: Evaluator, seeds: int, budget: int) -> None:
+             evaluator: Evaluator, seeds: int, budget: int, scorer: ProxyScorer | None) -> None:
     report = result.report
     parsed = {spec: parse_strategy_spec(spec) for spec in strategies}
+    parsed = {spec: (name, {**args, **(strategy_args or {}).get(spec, {})})
+              for spec, (name, args) in parsed.items()}
+    for name, args in parsed.values():
+        build_strategy(name, args, scorer).setup(space, objective, 0)  # fail early
     for spec, (name, args) in parsed.items():
-        args = {**args, **(strategy_args or {}).get(spec, {})}
-        create_strategy(name, **args).setup(space, objective, 0)  # fail early
-    for spec, (name, args) in parsed.items():
-        args = {**args, **(strategy_args or {}).get(spec, {})}
         start = time.perf_counter()
-        runs = [_one_run(space, name, args, evaluator, objective, seed, budget, report)
-                for seed in range(seeds)]
+        runs, scored = [], []
+        for seed in range(seeds):
+            strategy = build_strategy(name, args, scorer)
+            runs.append(_one_run(space, strategy, evaluator, objective, seed, budget, report))
+            if needs_scorer(name, args) and scorer is not None:
+                scored.append(len(scorer.requested))  # this run's, since its setup
         result.curves[spec] = np.stack([curve for curve, _ in runs])
         result.picks[spec] = [pick for _, pick in runs]
         result.seconds[spec] = time.perf_counter() - start
+        if scored:
+            result.proxy_evaluations[spec] = scored
 
 
-def _one_run(space: SearchSpace, strategy: str, args: dict[str, Any], evaluator: Evaluator,
+def _one_run(space: SearchSpace, strategy: Strategy, evaluator: Evaluator,
              objective: Objective, seed: int, budget: int, report: str
              ) -> tuple[np.ndarray, dict[str, float]]:
-    exp = Experiment.create(f"{strategy}-{seed}", space, create_strategy(strategy, **args),
+    exp = Experiment.create(f"{strategy.name}-{seed}", space, strategy,
                             evaluator, store=MemoryStore(), seed=seed, objective=objective)
     exp.run(n_trials=budget)
     curve = np.full(budget, np.nan)

@@ -20,7 +20,7 @@ from archsearch.benchmarks.table import Table
 from archsearch.errors import InvalidParameterError
 from archsearch.evaluators.proxies import PROXIES
 from archsearch.objectives import MnasReward
-from archsearch.strategies import parse_strategy_spec
+from archsearch.strategies import ProxyScorer, needs_scorer, parse_strategy_spec
 from archsearch.training import TrainConfig
 from archsearch.types import Objective
 
@@ -49,6 +49,12 @@ def add_parser(commands: Any) -> None:
                    help="soft: w = -0.07 (default); hard: w = 0 under T, -1 over it")
     c.add_argument("--json", action="store_true", help="print JSON")
     c.add_argument("--plot", help="write the curves to this PNG file")
+    g = c.add_argument_group("training-free proxies (for naswot and NAME:screen=K specs)")
+    g.add_argument("--dataset", help="the table's dataset, whose minibatch the proxy reads")
+    g.add_argument("--data-dir", help="folder holding the dataset files")
+    g.add_argument("--image-size", type=int,
+                   help="resize images to this side (default: the table's recipe)")
+    g.add_argument("--batch-size", type=int, default=128, help="proxy minibatch (default: 128)")
     c.set_defaults(handler=run_compare)
 
     b = sub.add_parser("build", help="build a table: train every distinct architecture",
@@ -122,9 +128,11 @@ def run_compare(args: argparse.Namespace) -> int:
         objective = make(args.objective, args.mnas_latency, args.mnas_target)
     table = read_table(args.table)
     space = space_of(table, args.space)
+    scorer = _scorer(args, table, names)
     result = compare_strategies(table, space, objective, names, budget=args.budget,
                                 seeds=args.seeds, report=args.report or args.objective,
-                                direction="minimize" if args.minimize else "maximize")
+                                direction="minimize" if args.minimize else "maximize",
+                                scorer=scorer)
     meets = {name: _meets(result.picks[name], objective) for name in names}
     if args.plot:
         plot_curves(result, args.plot)
@@ -143,11 +151,37 @@ def run_compare(args: argparse.Namespace) -> int:
         mean, std = result.final(name)
         meet = f"   {meets[name]}/{result.seeds} picks meet T" if meets[name] is not None else ""
         print(f"  {name:<{width}} {mean:8.3f} ± {std:.3f}{meet}   ({result.seconds[name]:.1f} s)")
+    if scorer is not None and len(scorer):
+        per = scorer.seconds / len(scorer)
+        for name, counts in result.proxy_evaluations.items():
+            print(f"  {name}: {np.mean(counts):.0f} architectures scored by {scorer.proxy} per "
+                  f"run, {np.mean(counts) * per:.1f} s of scoring ({per:.3f} s each)")
     if isinstance(objective, MnasReward):
         _print_best_meeting(table, objective, result.report)
     if args.plot:
         print(f"curves: {args.plot}", file=sys.stderr)
     return 0
+
+
+def _scorer(args: argparse.Namespace, table: Table, specs: list[str]) -> ProxyScorer | None:
+    """The proxy scorer the specs need (naswot, NAME:screen=K), on the table's data."""
+    parsed = [parse_strategy_spec(spec) for spec in specs]
+    wanted = {kwargs.get("proxy", "naswot") for name, kwargs in parsed
+              if needs_scorer(name, kwargs)}
+    if not wanted:
+        return None
+    if len(wanted) > 1:
+        raise InvalidParameterError(f"One proxy per comparison; the specs ask for "
+                                    f"{', '.join(sorted(wanted))}.")
+    if not args.dataset:
+        raise InvalidParameterError("naswot and screen= rank untrained networks on the table's "
+                                    "data: give --dataset (e.g. fashion-mnist).")
+    from archsearch.data import load_task
+
+    recipe = table.meta.get("recipe", {})
+    image_size = args.image_size if args.image_size is not None else recipe.get("image_size")
+    task = load_task(args.dataset, data_dir=args.data_dir, image_size=image_size)
+    return ProxyScorer(task, wanted.pop(), batch_size=args.batch_size, device="cpu")
 
 
 def _meets(picks: list[dict[str, float]], objective: str | Objective) -> int | None:

@@ -28,9 +28,11 @@ from archsearch.experiment import Experiment
 from archsearch.objectives import MnasReward, MultiObjective
 from archsearch.spaces import SearchSpace
 from archsearch.strategies import (
+    ProxyScorer,
     Strategy,
-    create_strategy,
+    build_strategy,
     list_strategies,
+    needs_scorer,
     parse_spec,
     parse_strategy_spec,
 )
@@ -75,7 +77,11 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--strategy", help=f"{', '.join(list_strategies())}, or darts (one-shot: "
                    "trains a supernet, e.g. darts:order=2:perturb=random); settings go after "
                    "the name: NAME:KEY=VALUE[:KEY=VALUE], e.g. reinforce:lr=0.01 "
-                   "(default: evolution)")
+                   "(default: evolution). naswot:n=N scores N random architectures "
+                   "untrained and hands them out best first (--budget K trains the top K); "
+                   "screen=K (random, evolution) picks each architecture as the best of K "
+                   "proposals by a proxy before training (proxy=NAME, default naswot, on one "
+                   "batch of 128)")
     p.add_argument("--population-size", type=int, help="evolution: population (default: 10)")
     p.add_argument("--sample-size", type=int, help="evolution: tournament size (default: 3)")
     p.add_argument("--name", help="experiment name in the store (default: search)")
@@ -154,7 +160,11 @@ def _parts(cfg: dict[str, Any]) -> tuple[SearchSpace, Strategy, Evaluator, dict[
     if name == "evolution":
         strategy_args = {"population_size": cfg["population_size"],
                          "sample_size": cfg["sample_size"], **strategy_args}
-    strategy = create_strategy(name, **strategy_args)
+    scorer = None
+    if needs_scorer(name, strategy_args):  # ranks untrained networks on the task's data
+        scorer = ProxyScorer(_common.build_task(cfg), strategy_args.get("proxy", "naswot"),
+                             device=cfg["device"], seed=cfg["seed"])
+    strategy = build_strategy(name, strategy_args, scorer)
     evaluator, extra = _evaluator(cfg)
     evaluator.setup(space)
     objective = _objective(cfg, evaluator)

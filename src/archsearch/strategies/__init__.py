@@ -10,10 +10,12 @@ from archsearch.strategies.evolution import RegularizedEvolution
 from archsearch.strategies.optuna import OptunaNSGA2, OptunaStrategy, OptunaTPE
 from archsearch.strategies.random import RandomSearch
 from archsearch.strategies.reinforce import Reinforce
+from archsearch.strategies.training_free import ProxyScorer, ProxyScreened, TrainingFree
 
 __all__ = ["Strategy", "RandomSearch", "RegularizedEvolution", "Reinforce", "OptunaStrategy",
-           "OptunaTPE", "OptunaNSGA2", "STRATEGIES", "create_strategy", "list_strategies",
-           "parse_spec", "parse_strategy_spec"]
+           "OptunaTPE", "OptunaNSGA2", "ProxyScorer", "ProxyScreened", "TrainingFree", "STRATEGIES",
+           "build_strategy", "create_strategy", "list_strategies", "needs_scorer", "parse_spec",
+           "parse_strategy_spec"]
 
 STRATEGIES: Registry[Strategy] = Registry("strategy", "archsearch.list_strategies()")
 STRATEGIES.register("random")(RandomSearch)
@@ -21,11 +23,40 @@ STRATEGIES.register("evolution")(RegularizedEvolution)
 STRATEGIES.register("reinforce")(Reinforce)
 STRATEGIES.register("optuna-tpe")(OptunaTPE)
 STRATEGIES.register("optuna-nsga2")(OptunaNSGA2)
+STRATEGIES.register("naswot")(TrainingFree)
 
 
 def create_strategy(name: str, **kwargs: Any) -> Strategy:
     """Build a registered strategy by name (``"random"``, ``"evolution"``, ...)."""
     return STRATEGIES.create(name, **kwargs)
+
+
+def needs_scorer(name: str, kwargs: dict[str, Any]) -> bool:
+    """Whether a parsed spec ranks by a training-free proxy (``naswot`` or ``screen=K``)."""
+    return name == "naswot" or "screen" in kwargs
+
+
+def build_strategy(name: str, kwargs: dict[str, Any],
+                   scorer: ProxyScorer | None = None) -> Strategy:
+    """A strategy from a parsed spec, with the proxy settings a spec may carry.
+
+    ``screen=K`` wraps the strategy in :class:`ProxyScreened` with ``K`` candidates;
+    ``naswot`` and a screened strategy take ``scorer``. ``proxy=NAME`` in the spec names the
+    proxy the caller's scorer must compute (checked here).
+    """
+    kwargs = dict(kwargs)
+    screen, proxy = kwargs.pop("screen", None), kwargs.pop("proxy", None)
+    if proxy is not None and (scorer is None or scorer.proxy != proxy):
+        raise InvalidParameterError(f"The spec asks for proxy {proxy!r} but the scorer given "
+                                    f"computes {getattr(scorer, 'proxy', None)!r}.")
+    if name == "naswot":
+        if screen is not None:
+            raise InvalidParameterError("naswot already ranks by a proxy; it takes no screen=.")
+        return create_strategy(name, scorer=scorer, **kwargs)
+    strategy = create_strategy(name, **kwargs)
+    if screen is None:
+        return strategy
+    return ProxyScreened(strategy, scorer, screen)
 
 
 def list_strategies(pattern: str = "*") -> list[str]:

@@ -10,8 +10,18 @@ TARGET = ("nor_conv_3x3", "nor_conv_3x3", "avg_pool_3x3", "skip_connect", "nor_c
           "nor_conv_3x3")
 
 
-@pytest.mark.parametrize("name", archsearch.list_strategies())
+@pytest.mark.parametrize("name", [*archsearch.list_strategies(), "evolution:screen=3"])
 def test_strategy_contract(name):
+    if name == "naswot" or "screen" in name:  # ranked by a proxy on a task's minibatch
+        from archsearch.data import load_task
+        from archsearch.strategies import ProxyScorer, build_strategy, parse_strategy_spec
+
+        scorer = ProxyScorer(load_task("digits"), "naswot", batch_size=16)
+        name, kwargs = parse_strategy_spec(name)
+        kwargs = {"n": 40} if name == "naswot" else kwargs
+        space = archsearch.create_space("nb201", channels=4, cells_per_stage=1)
+        check_strategy(build_strategy(name, kwargs, scorer), space)
+        return
     check_strategy(archsearch.create_strategy(name), archsearch.create_space("nb201"))
 
 
