@@ -127,3 +127,18 @@ def test_fisher_sums_half_the_mean_squared_channel_saliency():
         + 0.5 * ((out * out.grad) ** 2).mean(0).sum()
     assert fisher_score(net, x, y) == pytest.approx(float(expected.detach()), rel=1e-5)
     assert fisher_score(net, x, y) > 0
+
+
+SMALL = {"nb201": {"channels": 4, "cells_per_stage": 1}, "darts": {"channels": 4, "layers": 3},
+         "chain": {"depth": 3}, "mnas": {"width": 0.25, "n_blocks": 3}}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_proxy_scores_every_space(name):
+    assert set(SMALL) == set(archsearch.list_spaces())  # a new space joins this test
+    space = archsearch.create_space(name, **SMALL[name])
+    proxy = ZeroCostProxies(load_task("digits", seed=0), PROXIES, batch_size=16)
+    proxy.setup(space)
+    scores, seconds = proxy.scores(space.sample(np.random.default_rng(0)), 0)
+    assert set(scores) == set(seconds) == set(PROXIES)
+    assert all(math.isfinite(v) for v in scores.values()), scores
