@@ -39,6 +39,8 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--candidates", type=int, default=10)
     parser.add_argument("--report-at", default="10,20,50,100")
+    parser.add_argument("--specs", help="comma-separated strategy specs (default: random, "
+                        "evolution, both screened by K candidates, and naswot:n=K*budget)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     table = read_table(args.table)
@@ -46,8 +48,9 @@ def main() -> None:
     task = load_task(args.dataset, image_size=table.meta.get("recipe", {}).get("image_size"))
     scorer = ProxyScorer(task, args.proxy, batch_size=128, device="cpu")
     k = args.candidates
-    specs = ["random", f"random:screen={k}", "evolution", f"evolution:screen={k}",
-             f"naswot:n={k * args.budget}"]
+    specs = (args.specs.split(",") if args.specs else
+             ["random", f"random:screen={k}", "evolution", f"evolution:screen={k}",
+              f"naswot:n={k * args.budget}"])
     start = time.perf_counter()
     result = compare_strategies(table, space, args.column, specs, budget=args.budget,
                                 seeds=args.seeds, scorer=scorer)
@@ -57,7 +60,8 @@ def main() -> None:
     print(f"{args.table}: {args.column} of the pick, {args.seeds} seeds, table optimum "
           f"{result.optimum:.2f}; {args.proxy} on one batch of 128, {per:.3f} s per "
           f"architecture on 1 thread ({len(scorer)} scored in all, {took:.0f} s wall)")
-    print(f"  {'strategy':<22}" + "".join(f"{f'{q} trained':>16}" for q in at)
+    width = max(22, *(len(s) + 2 for s in specs))
+    print(f"  {'strategy':<{width}}" + "".join(f"{f'{q} trained':>16}" for q in at)
           + f"{'proxy s/run':>13}")
     for spec in specs:
         curves = result.curves[spec]
@@ -65,7 +69,7 @@ def main() -> None:
                         for q in at)
         scored = result.proxy_evaluations.get(spec)
         cost = f"{np.mean(scored) * per:13.1f}" if scored else f"{0.0:13.1f}"
-        print(f"  {spec:<22}{cells}{cost}")
+        print(f"  {spec:<{width}}{cells}{cost}")
 
 
 if __name__ == "__main__":

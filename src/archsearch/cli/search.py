@@ -81,7 +81,7 @@ def add_parser(commands: Any) -> None:
                    "untrained and hands them out best first (--budget K trains the top K); "
                    "screen=K (random, evolution) picks each architecture as the best of K "
                    "proposals by a proxy before training (proxy=NAME, default naswot, on one "
-                   "batch of 128)")
+                   "batch of 128; screen_first=N screens only the first N, a warm start)")
     p.add_argument("--population-size", type=int, help="evolution: population (default: 10)")
     p.add_argument("--sample-size", type=int, help="evolution: tournament size (default: 3)")
     p.add_argument("--name", help="experiment name in the store (default: search)")

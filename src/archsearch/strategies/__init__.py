@@ -40,12 +40,16 @@ def build_strategy(name: str, kwargs: dict[str, Any],
                    scorer: ProxyScorer | None = None) -> Strategy:
     """A strategy from a parsed spec, with the proxy settings a spec may carry.
 
-    ``screen=K`` wraps the strategy in :class:`ProxyScreened` with ``K`` candidates;
+    ``screen=K`` wraps the strategy in :class:`ProxyScreened` with ``K`` candidates (and
+    ``screen_first=N`` screens only the first ``N`` architectures, a warm start);
     ``naswot`` and a screened strategy take ``scorer``. ``proxy=NAME`` in the spec names the
     proxy the caller's scorer must compute (checked here).
     """
     kwargs = dict(kwargs)
     screen, proxy = kwargs.pop("screen", None), kwargs.pop("proxy", None)
+    first = kwargs.pop("screen_first", None)
+    if first is not None and screen is None:
+        raise InvalidParameterError("screen_first=N goes with screen=K.")
     if proxy is not None and (scorer is None or scorer.proxy != proxy):
         raise InvalidParameterError(f"The spec asks for proxy {proxy!r} but the scorer given "
                                     f"computes {getattr(scorer, 'proxy', None)!r}.")
@@ -56,7 +60,7 @@ def build_strategy(name: str, kwargs: dict[str, Any],
     strategy = create_strategy(name, **kwargs)
     if screen is None:
         return strategy
-    return ProxyScreened(strategy, scorer, screen)
+    return ProxyScreened(strategy, scorer, screen, first)
 
 
 def list_strategies(pattern: str = "*") -> list[str]:

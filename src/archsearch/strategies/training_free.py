@@ -180,6 +180,9 @@ class ProxyScreened(Strategy):
         strategy: the strategy screened.
         scorer: the proxy (see :class:`ProxyScorer`).
         candidates: proposals per architecture handed out.
+        first: screen only the first ``first`` architectures (e.g. evolution's initial
+            population: a warm start), then pass the strategy's proposals through; None
+            screens every one.
 
     Example:
         >>> import archsearch
@@ -193,13 +196,16 @@ class ProxyScreened(Strategy):
     SCREENABLE = ("random", "evolution")
 
     def __init__(self, strategy: Strategy, scorer: ProxyScorer | None = None,
-                 candidates: int = 10) -> None:
+                 candidates: int = 10, first: int | None = None) -> None:
         self.strategy, self.scorer, self.candidates = strategy, scorer, candidates
+        self.first = first
         self.name = strategy.name
         self.multi_objective = strategy.multi_objective
 
     def setup(self, space: SearchSpace, objective: Objective, seed: int) -> None:
         check_int(type(self).__name__, "candidates", self.candidates, 1)
+        if self.first is not None:
+            check_int(type(self).__name__, "first", self.first, 1)
         self.scorer = _check_scorer(type(self).__name__, self.scorer)
         if self.strategy.name not in self.SCREENABLE:
             raise InvalidParameterError(
@@ -211,6 +217,8 @@ class ProxyScreened(Strategy):
         self._used: set[str] = set()
 
     def ask(self, rng: np.random.Generator) -> Architecture:
+        if self.first is not None and len(self._used) >= self.first:
+            return self.strategy.ask(rng)  # past the warm start
         proposals: dict[str, Architecture] = {}
         for _ in range(10 * self.candidates):  # a converged population repeats itself
             arch = self.strategy.ask(rng)
@@ -232,5 +240,7 @@ class ProxyScreened(Strategy):
 
     def config(self) -> dict[str, Any]:
         scorer = self.scorer.config() if isinstance(self.scorer, ProxyScorer) else None
-        return {**self.strategy.config(), "screen": {"candidates": self.candidates,
-                                                     "scorer": scorer}}
+        screen = {"candidates": self.candidates, "scorer": scorer}
+        if self.first is not None:
+            screen["first"] = self.first
+        return {**self.strategy.config(), "screen": screen}

@@ -120,3 +120,23 @@ def test_scorer_caches_and_counts_what_a_search_asked_for(space, task):
     fresh = ProxyScorer(task, "naswot", batch_size=16)
     fresh.setup(space)
     assert fresh(arch) == first  # a property of the architecture and the seed
+
+
+def test_screen_first_is_a_warm_start_then_passes_proposals_through(space, task):
+    scorer = ProxyScorer(task, "params", batch_size=16)
+    screened = build_strategy("random", {"screen": 8, "screen_first": 2}, scorer)
+    screened.setup(space, Objective("x"), seed=0)
+    assert screened.config()["screen"]["first"] == 2
+    for seed in range(2):  # the warm start: the favourite of 8 proposals
+        rng, proposals = np.random.default_rng(seed), {}
+        while len(proposals) < 8:
+            arch = space.sample(rng)
+            proposals.setdefault(arch.key, arch)
+        pick = screened.ask(np.random.default_rng(seed))
+        assert scorer(pick) == max(scorer(a) for a in proposals.values())
+    for seed in range(3):  # now the wrapped strategy's own proposal
+        assert screened.ask(np.random.default_rng(seed)) == space.sample(
+            np.random.default_rng(seed))
+    with pytest.raises(InvalidParameterError, match="goes with screen"):
+        build_strategy("random", {"screen_first": 2}, scorer)
+
