@@ -9,6 +9,7 @@ from archsearch.checkpoint import load_checkpoint, load_model, save_checkpoint
 from archsearch.data import Task, list_datasets, load_task
 from archsearch.errors import (
     ArchSearchError,
+    BackendError,
     CheckpointError,
     DatasetError,
     ExperimentExistsError,
@@ -33,7 +34,7 @@ from archsearch.types import Architecture, Decision, FrozenTrial, Objective, Tri
 __version__ = "0.1.0"
 
 __all__ = [
-    "Architecture", "ArchSearchError", "CheckpointError", "DatasetError", "Decision",
+    "Architecture", "ArchSearchError", "BackendError", "CheckpointError", "DatasetError", "Decision",
     "Evaluator", "Experiment", "ExperimentExistsError", "FingerprintMismatchError",
     "FrozenTrial", "IncompatibleError", "InvalidArchitectureError", "InvalidParameterError",
     "MemoryStore", "MnasReward", "MultiObjective", "Objective", "PartialTraining", "SQLiteStore",

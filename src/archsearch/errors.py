@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "ArchSearchError",
+    "BackendError",
     "InvalidParameterError",
     "InvalidArchitectureError",
     "UnknownNameError",
@@ -73,6 +74,10 @@ class FingerprintMismatchError(ArchSearchError):
 
 class StoreError(ArchSearchError, RuntimeError):
     """The store cannot be opened, read or written."""
+
+
+class BackendError(ArchSearchError, RuntimeError):
+    """Workers cannot be started or reached (not a fault of one trial)."""
 
 
 class CheckpointError(ArchSearchError, ValueError):

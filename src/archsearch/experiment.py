@@ -16,8 +16,10 @@ from typing import Any, Literal
 
 from archsearch._utils.seeding import rng_for, torch_seed_for
 from archsearch._utils.validation import check_float, check_int
-from archsearch.errors import FingerprintMismatchError, InvalidParameterError, TrialFailed, TrialPruned
-from archsearch.evaluators.base import Evaluator, TrialContext
+from archsearch.backends.base import Backend, Job, Outcome
+from archsearch.backends.inline import InlineBackend
+from archsearch.errors import FingerprintMismatchError, InvalidParameterError
+from archsearch.evaluators.base import Evaluator
 from archsearch.objectives import MultiObjective, pareto_front
 from archsearch.spaces.base import SearchSpace
 from archsearch.storage import Store, open_store
@@ -125,29 +127,68 @@ class Experiment:
     def run(
         self, n_trials: int | None = None, *, timeout: float | None = None,
         catch: tuple[type[BaseException], ...] = (Exception,),
-        callbacks: Sequence[Callback] = (),
+        callbacks: Sequence[Callback] = (), backend: Backend | None = None,
+        max_retries: int = 2,
     ) -> None:
         """Run trials until ``n_trials`` have finished in total, or ``timeout`` seconds pass.
 
         Args:
             n_trials: the total number of finished trials wanted (earlier runs count).
-            timeout: wall-clock seconds for this call; a trial under way is completed.
-            catch: exceptions recorded as a failed trial; others are recorded, then raised.
+            timeout: wall-clock seconds for this call; trials under way are completed.
+            catch: exceptions recorded as a failed trial; others are recorded, then raised
+                (inline only: other backends record every error).
             callbacks: called with (experiment, trial) after each trial ends.
+            backend: where evaluations run (default: inline, one at a time). With a pool
+                or a cluster, up to ``backend.capacity`` trials run at once, and the
+                strategy is asked again as each one ends.
+            max_retries: how many times an architecture whose worker died (a lost trial)
+                is tried again, each time as a new trial.
         """
         if n_trials is not None:
             check_int("Experiment.run", "n_trials", n_trials, 1)
         if timeout is not None:
             check_float("Experiment.run", "timeout", timeout, 0.0, low_open=True)
+        check_int("Experiment.run", "max_retries", max_retries, 0)
+        backend = backend if backend is not None else InlineBackend()
         start = time.monotonic()
-        while True:
-            if n_trials is not None and self.n_finished() >= n_trials:
-                return
-            if timeout is not None and time.monotonic() - start >= timeout:
-                return
-            trial = self._run_one(catch)
-            for callback in callbacks:
-                callback(self, trial)
+        running: dict[int, tuple[FrozenTrial, Architecture]] = {}
+        retries: list[Architecture] = []
+        attempts: dict[str, int] = {}
+        backend.start(self.space, self.evaluator, self._report)
+        try:
+            while True:
+                while (len(running) < backend.capacity
+                       and (n_trials is None or self.n_finished() + len(running) < n_trials)
+                       and (timeout is None or time.monotonic() - start < timeout)):
+                    arch = retries.pop(0) if retries else self._ask()
+                    trial = self.store.start_trial(self.experiment_id, arch)
+                    self._seen.add(arch.key)
+                    running[trial.id] = (trial, arch)
+                    backend.submit(Job(trial.id, trial.number, arch,
+                                       torch_seed_for(self.seed, trial.number)))
+                if not running:
+                    return
+                for outcome in backend.poll(timeout=1.0):
+                    trial, arch = running.pop(outcome.trial_id)
+                    finished = self._record(trial, outcome)
+                    if outcome.lost and attempts.get(arch.key, 0) < max_retries:
+                        attempts[arch.key] = attempts.get(arch.key, 0) + 1
+                        retries.append(arch)
+                    if outcome.exception is not None and not isinstance(outcome.exception, catch):
+                        raise outcome.exception
+                    for callback in callbacks:
+                        callback(self, finished)
+        except BaseException as err:
+            why = ("interrupted by the user" if isinstance(err, (KeyboardInterrupt, SystemExit))
+                   else f"the search stopped: {err!r}")
+            for trial, _ in running.values():
+                self.store.finish_trial(trial.id, TrialState.INTERRUPTED, None, why)
+            raise
+        finally:
+            backend.close()
+
+    def _report(self, trial_id: int, step: int, value: float) -> None:
+        self.store.report(trial_id, step, value)
 
     def n_finished(self) -> int:
         """How many trials have finished (complete, pruned or failed)."""
@@ -174,28 +215,11 @@ class Experiment:
                 return arch
         return arch  # the space is exhausted (or nearly): a repeat is allowed
 
-    def _run_one(self, catch: tuple[type[BaseException], ...]) -> FrozenTrial:
-        arch = self._ask()
-        trial = self.store.start_trial(self.experiment_id, arch)
-        self._seen.add(arch.key)
-        ctx = TrialContext(
-            trial.number, torch_seed_for(self.seed, trial.number),
-            reporter=lambda step, value: self.store.report(trial.id, step, value),
-        )
-        try:
-            values = self.evaluator.evaluate(arch, ctx)
-        except TrialPruned as err:
-            return self._finish(trial, TrialState.PRUNED, {}, str(err))
-        except TrialFailed as err:
-            return self._finish(trial, TrialState.FAILED, {}, str(err))
-        except (KeyboardInterrupt, SystemExit):
-            self.store.finish_trial(trial.id, TrialState.INTERRUPTED, None, "interrupted by the user")
-            raise
-        except BaseException as err:
-            finished = self._finish(trial, TrialState.FAILED, {}, repr(err))
-            if not isinstance(err, catch):
-                raise
-            return finished
+    def _record(self, trial: FrozenTrial, outcome: Outcome) -> FrozenTrial:
+        """Store how a trial ended; a result the objective cannot score is a failure."""
+        if outcome.state is not TrialState.COMPLETE:
+            return self._finish(trial, outcome.state, {}, outcome.error)
+        values = outcome.values
         score = self.objective.score(values)
         if score is None or not math.isfinite(score):
             name = _unscored_metric(self.objective, values)

@@ -33,7 +33,8 @@ DARTS_DEFAULTS: dict[str, Any] = {
 _FROM_FLAGS = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
                "weight_decay": "--weight-decay"}
 _NOT_FOR_DARTS = ("budget", "evaluator", "objective", "minimize", "mnas_target", "mnas_latency",
-                  "latency_table", "population_size", "sample_size", "preset")
+                  "latency_table", "population_size", "sample_size", "preset", "backend",
+                  "workers", "ray_address", "trial_timeout", "max_retries")
 
 
 def run(args: argparse.Namespace, stored: dict[str, Any] | None, store_name: str,

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from tqdm import tqdm
 
+from archsearch.backends import Backend, InlineBackend, PoolBackend
 from archsearch.cli import _common
 from archsearch.errors import InvalidParameterError
 from archsearch.evaluators import (
@@ -44,6 +45,9 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "evaluator": "train", "objective": None, "minimize": False, "mnas_target": None,
     "mnas_latency": None, "mnas_constraint": "soft", "latency_table": None, "preset": None,
 }
+# Where and how trials run: may change when a search is resumed.
+RUN_DEFAULTS: dict[str, Any] = {"backend": "inline", "workers": None, "ray_address": None,
+                                "trial_timeout": None, "max_retries": 2}
 
 # Named recipes of the literature: settings a user may still override one by one.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -111,6 +115,19 @@ def add_parser(commands: Any) -> None:
     o.add_argument("--latency-table", metavar="PATH",
                    help="also predict latency_ms_predicted from this latency table "
                    "(see benchmarks/latency_table.py)")
+    r = p.add_argument_group("where trials run")
+    r.add_argument("--backend", choices=("inline", "pool", "ray"),
+                   help="inline: one trial at a time in this process (default); pool: --workers "
+                   "local processes; ray: Ray tasks on a cluster (pip install 'archsearch[ray]')")
+    r.add_argument("--workers", type=int, help="trials at once (pool default: 2; ray default: "
+                   "the cluster's CPUs); --threads is then torch threads per worker (default: "
+                   "the cores shared out)")
+    r.add_argument("--ray-address", metavar="auto|HOST:PORT",
+                   help="join this Ray cluster (default: start a local one on loopback)")
+    r.add_argument("--trial-timeout", type=float, metavar="S",
+                   help="stop a trial after S seconds and record it as failed")
+    r.add_argument("--max-retries", type=int, metavar="N",
+                   help="retry an architecture whose worker died up to N times (default: 2)")
     _common.add_space_args(p)
     _common.add_data_args(p)
     _common.add_train_args(p, epochs_default=5)
@@ -129,12 +146,14 @@ def run(args: argparse.Namespace) -> int:
     if stored is not None and args.preset and stored.get("preset") != args.preset:
         raise InvalidParameterError(f"{run_dir} holds a search made with preset "
                                     f"{stored.get('preset')!r}, not {args.preset!r}.")
-    cfg = _common.resolve(args, stored, {**SEARCH_DEFAULTS, "budget": 20, "timeout": None, **preset})
+    cfg = _common.resolve(args, stored, {**SEARCH_DEFAULTS, **RUN_DEFAULTS, "budget": 20,
+                                         "timeout": None, **preset})
     if preset.get("space_args") and args.space_args:  # the user's settings refine the preset's
         cfg["space_args"] = {**preset["space_args"], **_common.space_args(args.space_args)}
     if cfg["budget"] is None and cfg["timeout"] is None:
         cfg["budget"] = 20
     _common.set_threads(cfg)
+    backend = _backend(cfg)
     parts = _parts(cfg)  # bad settings fail here, before anything is written
     store = _common.open_run_store(run_dir, STORE, cfg["name"], args.resume)
     space, strategy, evaluator, extra = parts
@@ -142,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
                             seed=cfg["seed"], if_exists="resume" if args.resume else "error",
                             objective=strategy.objective, extra_fingerprint=extra)
     _common.write_json(run_dir / CONFIG, cfg)
-    _run_with_progress(exp, cfg)
+    _run_with_progress(exp, cfg, backend)
     return _finish(exp, run_dir)
 
 
@@ -253,7 +272,33 @@ def _dataset_identity(cfg: dict[str, Any]) -> dict[str, Any]:
     return dataset
 
 
-def _run_with_progress(exp: Experiment, cfg: dict[str, Any]) -> None:
+def _backend(cfg: dict[str, Any]) -> Backend:
+    """Where the trials run, from --backend, --workers, --ray-address and --trial-timeout."""
+    name, workers, limit = cfg["backend"], cfg["workers"], cfg["trial_timeout"]
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise InvalidParameterError(f"--workers must be an int >= 1. Got {workers}.")
+    if limit is not None and not limit > 0:
+        raise InvalidParameterError(f"--trial-timeout must be > 0 seconds. Got {limit}.")
+    if cfg["max_retries"] is None or cfg["max_retries"] < 0:
+        raise InvalidParameterError(f"--max-retries must be an int >= 0. Got {cfg['max_retries']}.")
+    if cfg["ray_address"] and name != "ray":
+        raise InvalidParameterError("--ray-address goes with --backend ray.")
+    if name == "inline":
+        if workers not in (None, 1):
+            raise InvalidParameterError("--workers needs --backend pool or ray; inline runs one "
+                                        "trial at a time.")
+        return InlineBackend(trial_timeout=limit)
+    if name == "pool":
+        return PoolBackend(workers or 2, threads=cfg["threads"], trial_timeout=limit)
+    if name == "ray":
+        from archsearch.backends.ray import RayBackend
+
+        return RayBackend(workers, address=cfg["ray_address"], threads=cfg["threads"] or 1,
+                          trial_timeout=limit)
+    raise InvalidParameterError(f"--backend must be inline, pool or ray. Got {name!r}.")
+
+
+def _run_with_progress(exp: Experiment, cfg: dict[str, Any], backend: Backend) -> None:
     budget, timeout = cfg["budget"], cfg["timeout"]
     done = exp.n_finished()
     if budget is not None and done >= budget:
@@ -271,7 +316,10 @@ def _run_with_progress(exp: Experiment, cfg: dict[str, Any]) -> None:
         bar.write(_trial_line(trial, e.objective.name, time.monotonic() - start), file=sys.stderr)
 
     try:
-        exp.run(budget, timeout=timeout, callbacks=[on_trial])
+        if backend.name != "inline":
+            print(f"running trials on {backend.describe()}", file=sys.stderr)
+        exp.run(budget, timeout=timeout, callbacks=[on_trial], backend=backend,
+                max_retries=cfg["max_retries"])
     finally:
         bar.close()
 

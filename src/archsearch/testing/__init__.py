@@ -7,6 +7,7 @@ Example:
 """
 
 from archsearch.testing.contracts import check_parse, check_space, check_strategy
+from archsearch.testing.faults import FaultInjector
 from archsearch.testing.toy import MatchTarget
 
-__all__ = ["check_parse", "check_space", "check_strategy", "MatchTarget"]
+__all__ = ["check_parse", "check_space", "check_strategy", "FaultInjector", "MatchTarget"]

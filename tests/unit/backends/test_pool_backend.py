@@ -1,0 +1,114 @@
+"""The process pool: parallel trials, and every fault recorded with nothing lost."""
+
+import os
+import signal
+import time
+
+import pytest
+
+import archsearch
+from archsearch import BackendError, Experiment, InvalidParameterError
+from archsearch.backends import InlineBackend, PoolBackend
+from archsearch.storage import SQLiteStore
+from archsearch.testing import FaultInjector
+from archsearch.types import TrialState
+
+SPACE = archsearch.create_space("nb201", channels=4, cells_per_stage=1)
+
+
+def _experiment(evaluator, store=":memory:", name="faults", seed=0):
+    return Experiment.create(name, SPACE, archsearch.create_strategy("evolution", population_size=4,
+                                                                     sample_size=2),
+                             evaluator, store=store, seed=seed, if_exists="resume")
+
+
+def test_pool_records_every_fault_and_loses_no_trial():
+    started = time.monotonic()
+    # the retry of trial 1 is trial 2 or 3, whichever is submitted next
+    exp = _experiment(FaultInjector({1: "kill", 6: "nan", 7: "error", 8: "hang"}, delay=0.1))
+    exp.run(n_trials=10, backend=PoolBackend(2, threads=1, trial_timeout=2.0))
+    assert time.monotonic() - started < 60
+    trials = exp.trials()
+    by_number = {t.number: t for t in trials}
+    assert len(trials) == 10 and all(t.state.finished for t in trials)
+    assert by_number[1].state is TrialState.FAILED
+    assert by_number[1].error == "worker process died (killed by SIGKILL)"
+    assert by_number[6].error == "objective 'score' is nan"
+    assert by_number[7].error == "RuntimeError('injected error in trial 7')"
+    assert by_number[8].error == "stopped after the time limit of 2 s"
+    # the killed trial's architecture was tried again, as a new trial, and completed
+    retried = [t for t in trials if t.key == by_number[1].key]
+    assert [t.state for t in retried] == [TrialState.FAILED, TrialState.COMPLETE]
+    assert sum(t.state is TrialState.COMPLETE for t in trials) == 6
+    # intermediate values reached the store from the workers
+    complete = next(t for t in trials if t.state is TrialState.COMPLETE)
+    assert dict(complete.intermediate) == {0: complete.values["score"]}
+
+
+def test_an_architecture_whose_worker_keeps_dying_is_retried_up_to_the_limit():
+    # one worker: trial 0 dies, its retries are trials 1 and 2, which die too
+    exp = _experiment(FaultInjector({0: "kill", 1: "kill", 2: "kill"}))
+    exp.run(n_trials=5, backend=PoolBackend(1, threads=1), max_retries=2)
+    trials = exp.trials()
+    assert [t.key for t in trials[:3]] == [trials[0].key] * 3
+    assert all(t.error == "worker process died (killed by SIGKILL)" for t in trials[:3])
+    assert trials[3].key != trials[0].key  # given up after two retries
+    assert [t.state for t in trials[3:]] == [TrialState.COMPLETE] * 2
+
+
+def test_pool_trials_run_in_parallel():
+    exp = _experiment(FaultInjector(delay=1.0))
+    started = time.monotonic()
+    exp.run(n_trials=6, backend=PoolBackend(3, threads=1))
+    took = time.monotonic() - started
+    trials = exp.trials()
+    assert len(trials) == 6 and all(t.state is TrialState.COMPLETE for t in trials)
+    overlap = sum(a.finished_at > b.started_at and a.number < b.number
+                  for a in trials for b in trials if a is not b)
+    assert overlap >= 3, took  # later trials started before earlier ones ended
+
+
+class _DiesInWorkers(FaultInjector):
+    """Sets up in the driver; exits during set-up in a worker process."""
+
+    def setup(self, space):
+        import multiprocessing
+
+        super().setup(space)
+        if multiprocessing.parent_process() is not None:
+            os._exit(3)
+
+
+def test_a_pool_whose_workers_cannot_start_says_so():
+    exp = _experiment(_DiesInWorkers())
+    with pytest.raises(BackendError, match=r"died while starting \(exit code 3"):
+        exp.run(n_trials=2, backend=PoolBackend(1, threads=1))
+    assert [t.state for t in exp.trials()] == [TrialState.INTERRUPTED]
+
+
+def test_inline_time_limit_and_bad_backend_settings():
+    exp = _experiment(FaultInjector({1: "hang"}))
+    exp.run(n_trials=3, backend=InlineBackend(trial_timeout=0.5))
+    assert [t.error for t in exp.trials()] == [None, "stopped after the time limit of 0.5 s", None]
+    with pytest.raises(InvalidParameterError, match="workers"):
+        PoolBackend(0)
+    with pytest.raises(InvalidParameterError, match="trial_timeout"):
+        PoolBackend(2, trial_timeout=0)
+
+
+def test_ctrl_c_in_the_driver_marks_running_trials_interrupted(tmp_path):
+    store = SQLiteStore(tmp_path / "s.db")
+    exp = _experiment(FaultInjector({0: "hang"}), store=store)
+
+    def interrupt(e, trial):  # trial 0 hangs on one worker; the other runs 1, 2, ...
+        if trial.number == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        exp.run(n_trials=6, backend=PoolBackend(2, threads=1), callbacks=[interrupt])
+    states = [t.state for t in exp.trials()]
+    assert states[0] is TrialState.INTERRUPTED and TrialState.RUNNING not in states
+    resumed = _experiment(FaultInjector({0: "hang"}), store=store)  # trial 0 is not rerun
+    resumed.run(n_trials=6, backend=PoolBackend(2, threads=1))
+    done = [t for t in resumed.trials() if t.state is TrialState.COMPLETE]
+    assert len({t.key for t in done}) == len(done) == 6
