@@ -50,6 +50,21 @@ def _evaluate(payload: list[Any], job: Job, threads: int) -> tuple[Outcome, list
     return outcome, reports
 
 
+def _use_token_if_present() -> None:
+    """Send this machine's Ray token when joining a cluster, if the user has one.
+
+    ``ray start`` turns on token authentication and saves the token; a driver that joins
+    must then run with ``RAY_AUTH_MODE=token``. An explicit RAY_AUTH_MODE is left alone.
+    """
+    from pathlib import Path
+
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH", "~/.ray/auth_token")).expanduser()
+    if os.environ.get("RAY_AUTH_TOKEN") or path.is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 class RayBackend(Backend):
     """Run evaluations as Ray tasks, one CPU each.
 
@@ -90,6 +105,8 @@ class RayBackend(Backend):
         return f"ray (a local cluster of {self.workers or os.cpu_count()} CPUs)"
 
     def start(self, space: SearchSpace, evaluator: Evaluator, report: ReportFn) -> None:
+        if self.address:
+            _use_token_if_present()  # read when Ray is imported
         ray = require("ray", "ray")
         self.report = report
         if not ray.is_initialized():
@@ -97,12 +114,16 @@ class RayBackend(Backend):
                 if self.address:
                     ray.init(address=self.address, log_to_driver=False)
                 else:
-                    ray.init(num_cpus=self.workers or os.cpu_count(), include_dashboard=False,
+                    ray.init(address="local", num_cpus=self.workers or os.cpu_count(),
+                             include_dashboard=False,
                              _node_ip_address=self.node_ip, log_to_driver=False)
             except (ConnectionError, RuntimeError, ValueError) as err:
                 where = self.address or "a local cluster"
+                hint = (" (a cluster with token authentication also needs its token: "
+                        "RAY_AUTH_TOKEN, or ~/.ray/auth_token copied from the head node)"
+                        if self.address else "")
                 raise BackendError(f"Cannot start Ray on {where}: "
-                                   f"{' '.join(str(err).split())[:300]}") from None
+                                   f"{' '.join(str(err).split())[:300]}{hint}") from None
             self._owns = True
         cpus = int(ray.cluster_resources().get("CPU", 0))
         if cpus < 1:

@@ -1,0 +1,42 @@
+"""The Ray backend on a local cluster: faults recorded and retried; a clear message without ray."""
+
+import sys
+
+import pytest
+
+import archsearch
+from archsearch import Experiment
+from archsearch._utils.imports import MissingDependencyError
+from archsearch.backends import RayBackend
+from archsearch.testing import FaultInjector
+from archsearch.types import TrialState
+
+SPACE = archsearch.create_space("nb201", channels=4, cells_per_stage=1)
+
+
+def test_ray_records_every_fault_and_loses_no_trial():
+    pytest.importorskip("ray")
+    exp = Experiment.create("ray", SPACE, archsearch.create_strategy("random"),
+                            FaultInjector({1: "kill", 6: "nan", 7: "hang"}, delay=0.1),
+                            store=":memory:")
+    backend = RayBackend(workers=2, trial_timeout=8.0)
+    exp.run(n_trials=9, backend=backend)
+    trials = exp.trials()
+    by_number = {t.number: t for t in trials}
+    assert len(trials) == 9 and all(t.state.finished for t in trials)
+    assert by_number[1].error.startswith("Ray task lost (WorkerCrashedError")
+    assert by_number[6].error == "objective 'score' is nan"
+    assert by_number[7].error == "stopped after the time limit of 8 s"
+    retried = [t.state for t in trials if t.key == by_number[1].key]
+    assert retried == [TrialState.FAILED, TrialState.COMPLETE]
+    complete = next(t for t in trials if t.state is TrialState.COMPLETE)
+    assert dict(complete.intermediate) == {0: complete.values["score"]}
+    import ray
+
+    assert not ray.is_initialized()  # the local cluster it started is gone
+
+
+def test_without_ray_the_backend_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now fails
+    with pytest.raises(MissingDependencyError, match=r"pip install 'archsearch\[ray\]'"):
+        RayBackend().start(SPACE, FaultInjector(), lambda *a: None)
