@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from archsearch._utils.validation import check_float, check_int
-from archsearch.errors import TrialFailed
+from archsearch.errors import InvalidParameterError, TrialFailed
 
 __all__ = ["TrainConfig", "train_model", "evaluate_model", "resolve_device"]
 
@@ -61,7 +61,11 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` picks CUDA when available, else the CPU."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InvalidParameterError(f"Unknown device {device!r}; use auto, cpu, cuda, cuda:1, "
+                                    "mps, ...") from None
 
 
 EpochCallback = Callable[[int, float], None]
