@@ -269,7 +269,8 @@ class LatencyTable:
                                     f"{err.strerror or err}.") from None
         try:
             return cls._from_json(data)
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RuntimeError,
+                AssertionError) as err:  # torch refuses an unknown or absent device with the last two
             why = f"missing field {err}" if isinstance(err, KeyError) else str(err).splitlines()[0]
             raise LatencyTableError(f"Malformed latency table {str(path)!r}: {why}.") from None
 
