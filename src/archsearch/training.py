@@ -62,10 +62,20 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        resolved = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
         raise InvalidParameterError(f"Unknown device {device!r}; use auto, cpu, cuda, cuda:1, "
                                     "mps, ...") from None
+    if resolved.type == "meta":
+        raise InvalidParameterError("Device 'meta' holds no data: nothing can be trained or timed "
+                                    "on it. Use cpu, cuda, ...")
+    if resolved.type != "cpu":
+        try:  # an absent device or backend fails here, not deep inside a model
+            torch.empty(0, device=resolved)
+        except (RuntimeError, AssertionError, ValueError) as err:
+            reason = " ".join(str(err).split())[:120]
+            raise InvalidParameterError(f"Device {device!r} is not available here: {reason}") from None
+    return resolved
 
 
 EpochCallback = Callable[[int, float], None]
