@@ -58,12 +58,17 @@ def load_model(path: str | Path) -> tuple[nn.Module, Architecture]:
     from archsearch.spaces import create_space
 
     payload = load_checkpoint(path)
+    for key, kind in (("space", str), ("space_config", dict), ("arch", str),
+                      ("input_shape", list), ("n_classes", int), ("state_dict", dict)):
+        if not isinstance(payload.get(key), kind) or isinstance(payload.get(key), bool):
+            raise CheckpointError(f"Checkpoint {path}: field {key!r} must be a {kind.__name__}. "
+                                  f"Got {type(payload.get(key)).__name__}.")
     space = create_space(payload["space"], **payload["space_config"])
     arch = space.parse(payload["arch"])
     model = space.build(arch, payload["input_shape"], payload["n_classes"])
     try:
         model.load_state_dict(payload["state_dict"])
-    except RuntimeError as err:
+    except (RuntimeError, TypeError, AttributeError) as err:
         raise CheckpointError(f"Weights in {path} do not fit {arch}: "
                               f"{' '.join(str(err).split())[:200]}") from None
     return model, arch

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from archsearch._utils.validation import check_float, check_int
-from archsearch.errors import TrialFailed
+from archsearch.errors import InvalidParameterError, TrialFailed
 
 __all__ = ["TrainConfig", "train_model", "evaluate_model", "resolve_device"]
 
@@ -61,7 +61,21 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` picks CUDA when available, else the CPU."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InvalidParameterError(f"Unknown device {device!r}; use auto, cpu, cuda, cuda:1, "
+                                    "mps, ...") from None
+    if resolved.type == "meta":
+        raise InvalidParameterError("Device 'meta' holds no data: nothing can be trained or timed "
+                                    "on it. Use cpu, cuda, ...")
+    if resolved.type != "cpu":
+        try:  # an absent device or backend fails here, not deep inside a model
+            torch.empty(0, device=resolved)
+        except (RuntimeError, AssertionError, ValueError) as err:
+            reason = " ".join(str(err).split())[:120]
+            raise InvalidParameterError(f"Device {device!r} is not available here: {reason}") from None
+    return resolved
 
 
 EpochCallback = Callable[[int, float], None]

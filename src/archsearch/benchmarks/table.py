@@ -16,6 +16,7 @@ import gzip
 import io
 import json
 import math
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,7 +149,7 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
         reader = csv.reader(io.StringIO(raw.decode("utf-8")))
         header = next(reader, None)
         rows = list(reader)
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as err:
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error) as err:
         raise TableError(f"Cannot read table {path}: {type(err).__name__}: {err}".rstrip(": ")
                          + ".") from None
     if not header:
@@ -233,4 +234,8 @@ def space_of(table: Table, name: str | None = None, **config: Any) -> SearchSpac
     if not name:
         raise TableError(f"Table {table.path} names no space (no {meta_path(table.path).name}); "
                          "pass the space (CLI: --space).")
-    return create_space(name, **{**table.meta.get("space_config", {}), **config})
+    settings = table.meta.get("space_config", {})
+    if not isinstance(name, str) or not isinstance(settings, dict):
+        raise TableError(f"Table metadata {meta_path(table.path)}: 'space' must be a name and "
+                         "'space_config' an object of settings.")
+    return create_space(name, **{**settings, **config})

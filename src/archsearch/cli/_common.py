@@ -96,12 +96,14 @@ def space_args(pairs: list[str] | dict[str, Any] | None) -> dict[str, Any]:
         return pairs
     out: dict[str, Any] = {}
     for pair in pairs or []:
+        if not isinstance(pair, str):
+            raise InvalidParameterError(f"--space-arg must look like KEY=VALUE. Got {pair!r}.")
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise InvalidParameterError(f"--space-arg must look like KEY=VALUE. Got {pair!r}.")
         try:
             out[key.strip()] = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep: the text itself
             out[key.strip()] = value
     return out
 
@@ -172,13 +174,43 @@ def parse_shape(text: str) -> tuple[int, int, int]:
     return c, h, w
 
 
+_NUMBER, _TEXT, _NONE = (int, float), (str,), (type(None),)
+# The JSON types a run directory's config.json may give each setting it holds.
+SETTING_TYPES: dict[str, tuple[type, ...]] = {
+    "space": _TEXT, "channels": (int, *_NONE), "cells": (int, *_NONE),
+    "space_args": (dict, list, *_NONE), "dataset": _TEXT, "data_dir": (*_TEXT, *_NONE),
+    "data_path": (*_TEXT, *_NONE), "val_fraction": _NUMBER, "n_train": (int, *_NONE),
+    "image_size": (int, *_NONE), "seed": (int,), "epochs": (int,), "batch_size": (int,),
+    "lr": _NUMBER, "weight_decay": _NUMBER, "crop_padding": (int, *_NONE), "cutout": (int,),
+    "hflip": (bool, *_NONE), "device": _TEXT, "threads": (int, *_NONE), "strategy": _TEXT,
+    "population_size": (int,), "sample_size": (int,), "name": _TEXT, "evaluator": _TEXT,
+    "objective": (*_TEXT, *_NONE), "minimize": (bool, *_NONE), "mnas_target": (*_NUMBER, *_NONE),
+    "mnas_latency": (*_TEXT, *_NONE), "mnas_constraint": _TEXT,
+    "latency_table": (*_TEXT, *_NONE), "preset": (*_TEXT, *_NONE), "budget": (int, *_NONE),
+    "timeout": (*_NUMBER, *_NONE), "out": (*_TEXT, *_NONE),
+}
+
+
+def check_settings(settings: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``settings`` read from ``path``, once each known one has its JSON type."""
+    for key, value in settings.items():
+        types = SETTING_TYPES.get(key)
+        if types is None:
+            continue
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            allowed = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise InvalidParameterError(f"Run configuration {path}: setting {key!r} must be "
+                                        f"{allowed}. Got {value!r}."[:300])
+    return settings
+
+
 def read_json(path: Path, what: str) -> dict[str, Any]:
     """Read a JSON object written by archsearch, with a one-line error if it is unusable."""
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise InvalidParameterError(f"No {what} at {path}.") from None
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:
         raise InvalidParameterError(f"Cannot read {what} {path}: {err}.") from None
     if not isinstance(data, dict):
         raise InvalidParameterError(f"Cannot read {what} {path}: not a JSON object.")

@@ -169,7 +169,7 @@ def _stored_config(run_dir: Path) -> dict[str, Any] | None:
     path = run_dir / CONFIG
     if not path.exists():
         return None
-    return _common.read_json(path, "run configuration")
+    return _common.check_settings(_common.read_json(path, "run configuration"), path)
 
 
 def _parts(cfg: dict[str, Any]) -> tuple[SearchSpace, Strategy, Evaluator, dict[str, Any]]:

@@ -45,16 +45,27 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.run_dir) / STORE
     if not path.is_file():
         raise StoreError(f"No archsearch run in {args.run_dir}: {path} does not exist.")
-    store = SQLiteStore(path)
+    store = SQLiteStore(path, create=False)  # showing never writes a new store's schema
     names = store.experiment_names()
     name = args.name or (names[0] if names else None)
     found = store.find_experiment(name) if name else None
     if found is None:
         raise StoreError(f"No experiment {name!r} in {path}; it holds: {names or 'none'}.")
     experiment_id, fingerprint = found
-    if fingerprint.get("strategy", {}).get("name") == "darts":
-        return _show_darts(args, store, name or "", experiment_id, fingerprint)
-    objective = objective_from_json(fingerprint.get("objective", {"name": "val_accuracy"}))
+    strategy = fingerprint.get("strategy")
+    if isinstance(strategy, dict) and strategy.get("name") == "darts":
+        try:
+            return _show_darts(args, store, name or "", experiment_id, fingerprint)
+        except (KeyError, TypeError, ValueError) as err:  # epochs written by something else
+            raise StoreError(f"Experiment {name!r} in {path} is marked DARTS but its epochs "
+                             f"are not: {type(err).__name__} {err}.") from None
+    try:
+        objective = objective_from_json(fingerprint.get("objective", {"name": "val_accuracy"}))
+        if not isinstance(objective.name, str):
+            raise TypeError(f"the objective's name is {objective.name!r}")
+    except (TypeError, ValueError, KeyError) as err:
+        raise StoreError(f"Experiment {name!r} in {path} has corrupt objective settings: "
+                         f"{err}.") from None
     trials = store.trials(experiment_id)
     best = best_trials([t for t in trials if t.state is TrialState.COMPLETE], objective)
     pair = _pareto_pair(args.pareto, objective)
@@ -78,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     _print_table(name or "", trials, objective)
     if best:
         print(f"\nbest: trial {best[0].number}  {objective.name}="
-              f"{best[0].values[objective.name]:.4f}  {best[0].arch}")
+              f"{best[0].values.get(objective.name, math.nan):.4f}  {best[0].arch}")
     if pair:
         (m1, d1), (m2, d2) = pair
         print(f"\nPareto front of {m1} ({d1[:3]}) and {m2} ({d2[:3]}): {len(front)} trials")
@@ -156,8 +167,8 @@ def _show_darts(args: argparse.Namespace, store: SQLiteStore, name: str, experim
         print(json.dumps(out, indent=2))
         return 0
     settings = fingerprint["strategy"]
-    print(f"experiment {name!r}: DARTS order {settings['order']}, perturb "
-          f"{settings['perturb']}, {len(done)} of {settings['epochs']} epochs finished")
+    print(f"experiment {name!r}: DARTS order {settings.get('order')}, perturb "
+          f"{settings.get('perturb')}, {len(done)} of {settings.get('epochs')} epochs finished")
     for t in trials:
         print(epoch_line(t))
     if done:

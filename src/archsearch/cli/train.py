@@ -84,7 +84,8 @@ def _from_run_dir(args: argparse.Namespace) -> tuple[dict[str, Any] | None, str 
     if not args.run_dir:
         return None, args.arch
     run_dir = Path(args.run_dir)
-    config = _common.read_json(run_dir / CONFIG, "run configuration")
+    config = _common.check_settings(_common.read_json(run_dir / CONFIG, "run configuration"),
+                                    run_dir / CONFIG)
     best = _common.read_json(run_dir / BEST, "best architecture (finish the search first)")
     keep = ("space", "channels", "cells", "space_args", "dataset", "data_dir", "data_path", "val_fraction",
             "image_size", "seed", "device", "threads", "batch_size", "weight_decay")

@@ -77,10 +77,15 @@ def _read_cifar_batch(file: Path) -> tuple[np.ndarray, np.ndarray]:
     except DatasetError:
         raise
     except Exception as err:  # a corrupt pickle can raise nearly any error type
-        message = f"Cannot read CIFAR-10 batch {file}: {type(err).__name__}: {err}. {CIFAR10_HINT}"
+        reason = " ".join(str(err).split())[:200]  # some unpickling errors span two lines
+        message = f"Cannot read CIFAR-10 batch {file}: {type(err).__name__}: {reason}. {CIFAR10_HINT}"
         raise DatasetError(message) from err
     batch = batch if isinstance(batch, dict) else {}
-    data, labels = batch.get(b"data"), np.asarray(batch.get(b"labels", []))
+    data = batch.get(b"data")
+    try:
+        labels = np.asarray(batch.get(b"labels", []))
+    except (ValueError, TypeError):  # ragged lists: not labels, refused below
+        labels = np.empty((0, 0))
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.shape[1:] != (3072,):
         data = None
     if data is None or labels.shape != (len(data),) or not np.isin(labels, np.arange(10)).all():

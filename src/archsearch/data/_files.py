@@ -90,7 +90,7 @@ def _npz_pair(
 
 def _npz_images(file: Path, key: str, x: np.ndarray) -> np.ndarray:
     numeric = np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_
-    if not numeric or x.ndim not in (3, 4) or len(x) == 0:
+    if not numeric or x.ndim not in (3, 4) or x.size == 0:  # (also an image side of 0)
         raise DatasetError(
             f"{file}: {key!r} must be a non-empty numeric array shaped (N, H, W), (N, C, H, W) "
             f"or (N, H, W, C); got {x.dtype} {x.shape}."

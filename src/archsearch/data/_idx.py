@@ -106,6 +106,9 @@ def _read_idx(file: Path, magic: int) -> np.ndarray:
             "Check the file name or download it again."
         )
     dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    if 0 in dims:
+        raise DatasetError(f"{file} holds no data: its IDX header gives the shape {dims}. "
+                           "Download it again.")
     expected = header + math.prod(dims)
     if len(data) != expected:
         raise DatasetError(

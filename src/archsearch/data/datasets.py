@@ -32,7 +32,7 @@ from archsearch.data._base import (
     list_datasets,
 )
 from archsearch.data.task import Task
-from archsearch.errors import InvalidParameterError
+from archsearch.errors import DatasetError, InvalidParameterError
 
 __all__ = ["DATASETS", "RawData", "load_task", "list_datasets"]
 
@@ -81,6 +81,9 @@ def load_task(
     if image_size is not None:
         x_all, x_test = _resize(x_all, image_size), _resize(x_test, image_size)
     mean, std = _channel_stats(x_all)
+    if not (torch.isfinite(mean).all() and torch.isfinite(std).all()):
+        raise DatasetError(f"Dataset {name!r}: its images hold values too large for float32 "
+                           "statistics (the mean or spread per channel is not finite). Rescale them.")
     for x in (x_all, x_test):
         x.sub_(mean.view(1, -1, 1, 1)).div_(std.view(1, -1, 1, 1))
     rng = np.random.default_rng(seed)

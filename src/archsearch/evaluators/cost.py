@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from archsearch.evaluators.base import Evaluator
+from archsearch.training import resolve_device
 from archsearch.types import Architecture, Objective
 
 __all__ = ["Cost", "count_params", "count_flops", "measure_latency_ms"]
@@ -104,7 +105,7 @@ class Cost(Evaluator):
 
     def evaluate(self, arch: Architecture, ctx: Any) -> dict[str, float]:
         shape = tuple(self.input_shape)
-        model = self.space.build(arch, shape, self.n_classes).to(torch.device(self.device))
+        model = self.space.build(arch, shape, self.n_classes).to(resolve_device(self.device))
         metrics: dict[str, float] = {"params": count_params(model),
                                      "flops": count_flops(model, shape)}
         for batch in self.batch_sizes:

@@ -262,11 +262,15 @@ class LatencyTable:
         """Read a table written by :meth:`save`; raises LatencyTableError if malformed."""
         try:
             data = json.loads(Path(path).read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
             raise LatencyTableError(f"Malformed latency table {str(path)!r}: not JSON ({err}).") from None
+        except OSError as err:
+            raise LatencyTableError(f"Cannot read latency table {str(path)!r}: "
+                                    f"{err.strerror or err}.") from None
         try:
             return cls._from_json(data)
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RuntimeError,
+                AssertionError) as err:  # torch refuses an unknown or absent device with the last two
             why = f"missing field {err}" if isinstance(err, KeyError) else str(err).splitlines()[0]
             raise LatencyTableError(f"Malformed latency table {str(path)!r}: {why}.") from None
 

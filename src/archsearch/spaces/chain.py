@@ -295,8 +295,8 @@ class ChainSpace(SearchSpace):
         """The skip values of layer ``i`` from its ``+j+k...`` tail (empty, or starts with +)."""
         selected: list[int] = []
         for token in tail.split("+")[1:]:
-            if _INDEX.fullmatch(token) is None:
-                raise _malformed(text, f"layer {i} skip input {'+' + token!r} must be '+j' "
+            if _INDEX.fullmatch(token) is None or len(token) > 9:  # (no layer has a 10-digit index)
+                raise _malformed(text, f"layer {i} skip input {'+' + token[:12]!r} must be '+j' "
                                  "with j a layer index.", f"layer{i}")
             j, path = int(token), f"layer{i}.skip{token}"
             if not self.skips:

@@ -194,6 +194,8 @@ def _concat(text: str, field: str, node: ast.expr) -> list[int]:
             and node.func.id == "range" and not node.keywords and 1 <= len(node.args) <= 3):
         raise _malformed(text, why, field)
     args = [_int(arg) for arg in node.args]
+    if None in args:  # an argument that is not an int literal, e.g. range(10**30)
+        raise _malformed(text, why, field)
     try:
         span = range(*[a for a in args if a is not None])
         too_long = len(span) > 64

@@ -39,6 +39,8 @@ class SQLiteStore:
 
     Args:
         path: the database file (created if absent) or ``":memory:"``.
+        create: whether a file without tables (absent, empty) becomes a new store; if not,
+            it is refused with a StoreError and left as it is.
 
     Example:
         >>> store = SQLiteStore(":memory:")
@@ -47,24 +49,31 @@ class SQLiteStore:
         ['demo']
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = str(path)
-        self._conn = self._connect()
+        self._conn = self._connect(create)
 
     # --- connection -------------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, create: bool) -> sqlite3.Connection:
         if self.path != ":memory:" and Path(self.path).is_dir():
             raise StoreError(f"Cannot open store {self.path}: it is a directory, not a file.")
+        conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
         try:
-            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+            # a file of another program (or none, unless creating) is refused before any write
+            if self._version(conn) is None and not create:
+                raise StoreError(f"Cannot open store {self.path}: it holds no archsearch store.")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
             self._migrate(conn)
-        except sqlite3.DatabaseError as err:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as err:
+            conn.close()
             raise StoreError(
-                f"Cannot open store {self.path}: {err}. It is not an archsearch store or it is "
+                f"Cannot open store {self.path}: {_one_line(err)}. It is not an archsearch store or it is "
                 "corrupt; move it aside or use another run directory."
             ) from None
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
@@ -99,7 +108,11 @@ class SQLiteStore:
                 f"(tables: {', '.join(sorted(tables))}); use another run directory."
             )
         row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        version = int(row[0]) if row else -1
+        try:
+            version = int(row[0]) if row else -1
+        except (TypeError, ValueError):
+            raise StoreError(f"Cannot open store {self.path}: its schema version {row[0]!r} is not "
+                             "a number; it is not an archsearch store or it is corrupt.") from None
         if version != SCHEMA_VERSION and version not in _UPGRADABLE:
             raise StoreError(
                 f"Store {self.path} has schema version {version}; this archsearch reads version "
@@ -118,7 +131,7 @@ class SQLiteStore:
         except sqlite3.DatabaseError as err:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise StoreError(f"Writing to store {self.path} failed: {err}.") from None
+            raise StoreError(f"Writing to store {self.path} failed: {_one_line(err)}.") from None
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -127,8 +140,8 @@ class SQLiteStore:
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         try:
             return self._conn.execute(sql, args).fetchall()
-        except sqlite3.DatabaseError as err:
-            raise StoreError(f"Reading store {self.path} failed: {err}.") from None
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as err:  # (text that is not UTF-8)
+            raise StoreError(f"Reading store {self.path} failed: {_one_line(err)}.") from None
 
     def close(self) -> None:
         """Close the connection."""
@@ -159,7 +172,11 @@ class SQLiteStore:
         rows = self._read("SELECT id, fingerprint FROM experiments WHERE name=?", (name,))
         if not rows:
             return None
-        return int(rows[0][0]), json.loads(rows[0][1])
+        fingerprint = self._decode(rows[0][1], f"settings of experiment {name!r}")
+        if not isinstance(fingerprint, dict):
+            raise StoreError(f"Store {self.path} holds corrupt settings of experiment {name!r}: "
+                             "not a JSON object.")
+        return int(rows[0][0]), fingerprint
 
     def experiment_names(self) -> list[str]:
         """Names of all experiments, oldest first."""
@@ -239,7 +256,8 @@ class SQLiteStore:
         )
         if not rows and not self._read("SELECT 1 FROM trials WHERE id=?", (trial_id,)):
             raise StoreError(f"Store {self.path} has no trial with id {trial_id}.")
-        return {name: json.loads(value) for name, value in rows}
+        return {name: self._decode(value, f"artifact {name!r} of trial {trial_id}")
+                for name, value in rows}
 
     def experiment_state(self, experiment_id: int) -> tuple[int, bytes] | None:
         """The experiment's last ``(step, blob)`` state, or None if none was written."""
@@ -265,7 +283,7 @@ class SQLiteStore:
         rows = self._read(f"SELECT {self._COLUMNS} FROM trials WHERE id=?", (trial_id,))
         if not rows:
             raise StoreError(f"Store {self.path} has no trial with id {trial_id}.")
-        return self._to_trial(rows[0], self._reports([trial_id]).get(trial_id, {}))
+        return self._trial_of(rows[0], self._reports([trial_id]).get(trial_id, {}))
 
     def trials(
         self, experiment_id: int, states: Container[TrialState] | None = None
@@ -276,7 +294,7 @@ class SQLiteStore:
             (experiment_id,),
         )
         reports = self._reports([r[0] for r in rows])
-        out = [self._to_trial(r, reports.get(r[0], {})) for r in rows]
+        out = [self._trial_of(r, reports.get(r[0], {})) for r in rows]
         return out if states is None else [t for t in out if t.state in states]
 
     def _reports(self, trial_ids: list[int]) -> dict[int, dict[int, float]]:
@@ -289,19 +307,43 @@ class SQLiteStore:
             tuple(trial_ids),
         )
         out: dict[int, dict[int, float]] = {}
-        for trial_id, step, value in rows:
-            out.setdefault(trial_id, {})[int(step)] = float(value)
+        try:
+            for trial_id, step, value in rows:
+                out.setdefault(trial_id, {})[int(step)] = float(value)
+        except (TypeError, ValueError) as err:
+            raise StoreError(f"Store {self.path} holds a corrupt trial report: {err}.") from None
         return out
+
+    def _decode(self, text: Any, what: str) -> Any:
+        """A JSON value read from the store; a StoreError if it does not decode."""
+        try:
+            return json.loads(text)
+        except (TypeError, ValueError, RecursionError) as err:
+            raise StoreError(f"Store {self.path} holds corrupt {what}: {err}.") from None
+
+    def _trial_of(self, row: tuple[Any, ...], reports: dict[int, float]) -> FrozenTrial:
+        try:
+            return self._to_trial(row, reports)
+        except (TypeError, ValueError, AttributeError, RecursionError) as err:
+            raise StoreError(f"Store {self.path} holds a corrupt trial (id {row[0]}): "
+                             f"{' '.join(str(err).split())[:200]}.") from None
 
     @staticmethod
     def _to_trial(row: tuple[Any, ...], reports: dict[int, float]) -> FrozenTrial:
         metrics = json.loads(row[6]) if row[6] else {}
         return FrozenTrial(
-            id=row[0], experiment_id=row[1], number=row[2], arch=row[3], key=row[4],
+            id=row[0], experiment_id=row[1], number=int(row[2]), arch=row[3], key=row[4],
             state=TrialState(row[5]),
             values={k: (math.nan if v is None else float(v)) for k, v in metrics.items()},
-            error=row[7], started_at=row[8], finished_at=row[9], intermediate=reports,
+            error=row[7], intermediate=reports,
+            started_at=None if row[8] is None else float(row[8]),
+            finished_at=None if row[9] is None else float(row[9]),
         )
+
+
+def _one_line(err: BaseException) -> str:
+    """An error's message on one line (SQLite quotes multi-line schema text)."""
+    return " ".join(str(err).split())[:300]
 
 
 def _jsonable(value: float) -> float | None:

@@ -91,6 +91,6 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
                 f"Got {spec!r}.")
         try:
             kwargs[key.strip()] = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep: the text itself
             kwargs[key.strip()] = value
     return name.strip(), kwargs

@@ -1,0 +1,135 @@
+"""Checkpoint files: random bytes, damaged torch files and torch files of the wrong contents.
+
+Loading goes through ``torch.load(weights_only=True)``; every bad file must end in a
+one-line CheckpointError (or, for a readable checkpoint naming a bad space, architecture or
+shape, another one-line archsearch error), and nothing in a file may run code.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from fuzz_support import fuzz, must_fail, outcome, print_summary
+from hypothesis import given
+from hypothesis import strategies as st
+
+import archsearch
+from archsearch.checkpoint import FORMAT, load_checkpoint, load_model, save_checkpoint
+from archsearch.data import load_task
+from archsearch.errors import CheckpointError
+
+torch.set_num_threads(1)
+
+SPACE = archsearch.create_space("nb201", channels=2, cells_per_stage=1)
+
+
+@pytest.fixture(scope="module")
+def valid(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    import numpy as np
+
+    task = load_task("digits", n_train=50)
+    arch = SPACE.sample(np.random.default_rng(0))
+    model = SPACE.build(arch, task.input_shape, task.n_classes)
+    path = tmp_path_factory.mktemp("ckpt") / "model.pt"
+    save_checkpoint(path, model, SPACE, arch, task)
+    return path.read_bytes()
+
+
+@st.composite
+def damaged(draw: st.DrawFn, base: bytes) -> bytes:
+    data = bytearray(base)
+    for _ in range(draw(st.integers(1, 3))):
+        i = draw(st.integers(0, len(data) - 1))
+        how = draw(st.sampled_from(["flip", "truncate", "cut", "insert"]))
+        if how == "flip":
+            data[i] ^= 1 << draw(st.integers(0, 7))
+        elif how == "truncate":
+            del data[i:]
+        elif how == "cut":
+            del data[i:i + draw(st.integers(1, 64))]
+        else:
+            data[i:i] = draw(st.binary(min_size=1, max_size=16))
+        if not data:
+            break
+    return bytes(data)
+
+
+def load_both(kind: str, path: Path) -> None:
+    outcome(kind, lambda: load_checkpoint(path), CheckpointError)
+    result = outcome(kind + "-model", lambda: load_model(path))
+    if result is not None:
+        model, arch = result
+        assert isinstance(model, torch.nn.Module) and str(arch)
+
+
+@fuzz(150)
+@given(data=st.binary(max_size=200))
+def test_random_bytes(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+    path = tmp_path_factory.mktemp("bytes") / "model.pt"
+    path.write_bytes(data)
+    load_both("checkpoint:random-bytes", path)
+
+
+@fuzz(120)
+@given(data=st.data())
+def test_damaged_files(valid: bytes, tmp_path_factory: pytest.TempPathFactory,
+                       data: st.DataObject) -> None:
+    path = tmp_path_factory.mktemp("damaged") / "model.pt"
+    path.write_bytes(data.draw(damaged(valid)))
+    load_both("checkpoint:damaged", path)
+
+
+VALUES = st.one_of(st.none(), st.integers(-2, 2**70), st.floats(), st.text(max_size=8),
+                   st.lists(st.integers(-1, 40), max_size=4), st.just({}), st.just({"channels": "x"}),
+                   st.just({"bogus": 1}), st.just(torch.zeros(2)),
+                   st.sampled_from(["nb201", "darts", "chain", "x", FORMAT, "|x~0|"]))
+KEYS = ["format", "space", "space_config", "arch", "input_shape", "n_classes", "mean", "std",
+        "state_dict"]
+
+
+@fuzz(150)
+@given(data=st.data())
+def test_wrong_contents(valid: bytes, tmp_path_factory: pytest.TempPathFactory,
+                        data: st.DataObject) -> None:
+    payload = torch.load(io.BytesIO(valid), weights_only=True)
+    for key in data.draw(st.lists(st.sampled_from([*KEYS, "extra"]), min_size=1, max_size=3,
+                                  unique=True)):
+        if data.draw(st.integers(0, 3)) == 0:
+            payload.pop(key, None)
+        elif key == "state_dict" and data.draw(st.booleans()):  # weights of other shapes or names
+            state = dict(payload["state_dict"])
+            name = data.draw(st.sampled_from(sorted(state)))
+            state[name] = torch.zeros(data.draw(st.sampled_from([(1,), (0,), (3, 3)])))
+            state[data.draw(st.sampled_from(["extra.weight", name]))] = torch.ones(1)
+            payload["state_dict"] = state
+        else:
+            payload[key] = data.draw(VALUES)
+    if data.draw(st.integers(0, 5)) == 0:
+        payload = data.draw(VALUES)  # not a dict at all
+    path = tmp_path_factory.mktemp("contents") / "model.pt"
+    torch.save(payload, path)
+    load_both("checkpoint:wrong-contents", path)
+
+
+class Payload:
+    """An object whose unpickling would run code."""
+
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+@pytest.mark.parametrize("obj", [Payload(), {"format": FORMAT, "arch": Payload()}, torch.nn.Linear(2, 2),
+                                 {"format": FORMAT, "space": "nb201", "state_dict": Path("x")}])
+def test_pickled_objects_are_refused(tmp_path: Path, obj: object) -> None:
+    path = tmp_path / "model.pt"
+    torch.save(obj, path)
+    message = must_fail("checkpoint:pickled-code", lambda: load_checkpoint(path), CheckpointError)
+    assert "Cannot read checkpoint" in message or "not an archsearch checkpoint" in message
+
+
+def test_summary() -> None:
+    print_summary("checkpoint:")
