@@ -94,6 +94,7 @@ class Experiment:
                 f"The 'if_exists' parameter of Experiment.create must be 'error' or 'resume'. "
                 f"Got {if_exists!r} instead.")
         objective = objective or evaluator.objectives[0]
+        strategy.bind(evaluator)
         strategy.setup(space, objective, seed)
         evaluator.setup(space)
         db = open_store(store)

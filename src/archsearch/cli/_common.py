@@ -187,7 +187,9 @@ SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "objective": (*_TEXT, *_NONE), "minimize": (bool, *_NONE), "mnas_target": (*_NUMBER, *_NONE),
     "mnas_latency": (*_TEXT, *_NONE), "mnas_constraint": _TEXT,
     "latency_table": (*_TEXT, *_NONE), "preset": (*_TEXT, *_NONE), "budget": (int, *_NONE),
-    "timeout": (*_NUMBER, *_NONE), "out": (*_TEXT, *_NONE),
+    "timeout": (*_NUMBER, *_NONE), "out": (*_TEXT, *_NONE), "backend": _TEXT,
+    "workers": (int, *_NONE), "ray_address": (*_TEXT, *_NONE),
+    "trial_timeout": (*_NUMBER, *_NONE), "max_retries": (int,),
 }
 
 

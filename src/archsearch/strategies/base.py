@@ -33,6 +33,13 @@ class Strategy(ABC):
     name: str = ""
     multi_objective: bool = False
 
+    def bind(self, evaluator: Any) -> None:
+        """See the experiment's evaluator before :meth:`setup` (default: nothing to see).
+
+        A strategy that needs the task (to score untrained networks on its data) takes it
+        from here when it was not given one.
+        """
+
     def setup(self, space: SearchSpace, objective: Objective, seed: int) -> None:
         """Bind to a space and objective, validate parameters, reset state."""
         if isinstance(objective, MultiObjective) and not self.multi_objective:

@@ -37,8 +37,9 @@ class ProxyScorer:
     """One proxy's score of an architecture's untrained network, cached by key.
 
     The network's initialisation and the minibatch derive from ``seed`` and the
-    architecture's key. A score that is not finite (a network whose codes collide) counts
-    as ``-inf``, so it is never preferred.
+    architecture's key. A score that is not finite (a network whose codes collide), or a
+    network the proxy cannot score (NASWOT of one without ReLUs), counts as ``-inf``, so
+    it is never preferred.
 
     Args:
         task: where the minibatch comes from.
@@ -80,8 +81,12 @@ class ProxyScorer:
         self.requested.add(arch.key)
         if arch.key not in self._cache:
             start = time.perf_counter()
-            scores, _ = self.proxies.scores(arch, torch_seed_for(self.seed, int(arch.key, 16)))
-            value = scores[self.proxy]
+            try:
+                scores, _ = self.proxies.scores(arch, torch_seed_for(self.seed,
+                                                                     int(arch.key, 16)))
+                value = scores[self.proxy]
+            except InvalidParameterError:  # e.g. no ReLU for NASWOT's codes
+                value = -math.inf
             self._cache[arch.key] = value if math.isfinite(value) else -math.inf
             self.seconds += time.perf_counter() - start
         return self._cache[arch.key]
@@ -93,9 +98,17 @@ class ProxyScorer:
 def _check_scorer(owner: str, scorer: ProxyScorer | None) -> ProxyScorer:
     if not isinstance(scorer, ProxyScorer):
         raise InvalidParameterError(
-            f"{owner} ranks architectures by a training-free proxy: pass "
-            "scorer=ProxyScorer(task) (the command line does this from --dataset).")
+            f"{owner} ranks architectures by a training-free proxy on a task's data: pass "
+            "scorer=ProxyScorer(task), or search with an evaluator that holds a task.")
     return scorer
+
+
+def _scorer_for(evaluator: Any) -> ProxyScorer | None:
+    """NASWOT on the task of an evaluator that trains (or scores) on one, else None."""
+    task = getattr(evaluator, "task", None)
+    if not isinstance(task, Task):
+        return None
+    return ProxyScorer(task, device=str(getattr(evaluator, "device", None) or "auto"))
 
 
 class TrainingFree(Strategy):
@@ -107,7 +120,8 @@ class TrainingFree(Strategy):
 
     Args:
         n: how many random architectures are scored.
-        scorer: the proxy (see :class:`ProxyScorer`).
+        scorer: the proxy (see :class:`ProxyScorer`); by default NASWOT on the task of the
+            experiment's evaluator (a training evaluator holds one).
 
     Example:
         >>> import archsearch
@@ -125,6 +139,10 @@ class TrainingFree(Strategy):
 
     def __init__(self, n: int = 100, scorer: ProxyScorer | None = None) -> None:
         self.n, self.scorer = n, scorer
+
+    def bind(self, evaluator: Any) -> None:
+        if self.scorer is None:  # NASWOT on the evaluator's task
+            self.scorer = _scorer_for(evaluator)
 
     def setup(self, space: SearchSpace, objective: Objective, seed: int) -> None:
         check_int(type(self).__name__, "n", self.n, 1)
@@ -189,7 +207,7 @@ class ProxyScreened(Strategy):
         >>> from archsearch.data import load_task
         >>> scorer = ProxyScorer(load_task("digits"), "naswot", batch_size=32)
         >>> screened = ProxyScreened(archsearch.create_strategy("evolution"), scorer, 4)
-        >>> screened.config()["candidates"]
+        >>> screened.config()["screen"]["candidates"]
         4
     """
 
@@ -201,6 +219,11 @@ class ProxyScreened(Strategy):
         self.first = first
         self.name = strategy.name
         self.multi_objective = strategy.multi_objective
+
+    def bind(self, evaluator: Any) -> None:
+        self.strategy.bind(evaluator)
+        if self.scorer is None:
+            self.scorer = _scorer_for(evaluator)
 
     def setup(self, space: SearchSpace, objective: Objective, seed: int) -> None:
         check_int(type(self).__name__, "candidates", self.candidates, 1)
