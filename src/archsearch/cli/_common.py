@@ -226,9 +226,21 @@ def write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def make_dir(path: Path, option: str) -> None:
+    """Create the directory ``path`` (and its parents); a one-line error if it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InvalidParameterError(f"{option} {path}: a file is in the way of this "
+                                    "directory.") from None
+    except OSError as err:
+        raise InvalidParameterError(f"{option} {path}: cannot create it "
+                                    f"({err.strerror or err}).") from None
+
+
 def open_run_store(run_dir: Path, store_name: str, name: str, resume: bool) -> SQLiteStore:
     """The run directory's store; without ``resume``, one that holds no search ``name`` yet."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_dir(run_dir, "--run-dir")
     store = SQLiteStore(run_dir / store_name)
     if not resume and store.find_experiment(name) is not None:
         raise ExperimentExistsError(

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     train_cfg.check()
     augment = _common.build_augment(cfg, task)
     out = Path(cfg["out"] or (Path(args.run_dir) / "final" if args.run_dir else "runs/train"))
-    out.mkdir(parents=True, exist_ok=True)
+    _common.make_dir(out, "--out")
 
     device = resolve_device(cfg["device"])
     torch.manual_seed(cfg["seed"])
