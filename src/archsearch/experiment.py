@@ -150,6 +150,8 @@ class Experiment:
         if timeout is not None:
             check_float("Experiment.run", "timeout", timeout, 0.0, low_open=True)
         check_int("Experiment.run", "max_retries", max_retries, 0)
+        if n_trials is not None and self.n_finished() >= n_trials:
+            return  # nothing to run: no workers to start
         backend = backend if backend is not None else InlineBackend()
         start = time.monotonic()
         running: dict[int, tuple[FrozenTrial, Architecture]] = {}
