@@ -54,9 +54,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def load_model(path: str | Path) -> tuple[nn.Module, Architecture]:
-    """Rebuild the network of a checkpoint and load its weights."""
+    """Rebuild the network of a checkpoint and load its weights.
+
+    ``path`` is a checkpoint file, or a folder holding ``model.pt`` (what ``archsearch
+    train`` and ``archsearch export`` write).
+    """
     from archsearch.spaces import create_space
 
+    if Path(path).is_dir():
+        path = Path(path) / "model.pt"
     payload = load_checkpoint(path)
     for key, kind in (("space", str), ("space_config", dict), ("arch", str),
                       ("input_shape", list), ("n_classes", int), ("state_dict", dict)):
