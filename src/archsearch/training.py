@@ -90,11 +90,19 @@ def train_model(
     generator: torch.Generator,
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     on_epoch: EpochCallback | None = None,
+    save_state: Callable[[dict[str, Any]], None] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> list[float]:
     """Train ``model`` in place; returns the mean training loss of each epoch.
 
     ``x`` and ``y`` must already be on the model's device. ``on_epoch(epoch, loss)`` runs
     after each epoch (1-based). Raises TrialFailed when the loss stops being finite.
+
+    ``save_state(state)`` receives, after each epoch, everything needed to continue: the
+    weights, optimiser, schedule and generator states, the epoch and the losses so far
+    (tensors and numbers only, so ``torch.load(..., weights_only=True)`` reads it back).
+    Passing such a state as ``resume`` continues from it exactly as if the training had
+    not stopped.
     """
     n = len(y)
     _channels_last(model)
@@ -107,8 +115,16 @@ def train_model(
         optimizer, T_max=config.n_epochs * steps_per_epoch
     )
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    losses = []
-    for epoch in range(1, config.n_epochs + 1):
+    losses: list[float] = []
+    first = 1
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        schedule.load_state_dict(resume["schedule"])
+        generator.set_state(resume["generator"])
+        losses = [float(v) for v in resume["losses"]]
+        first = int(resume["epoch"]) + 1
+    for epoch in range(first, config.n_epochs + 1):
         model.train()
         order = torch.randperm(n, generator=generator).to(x.device)
         total = torch.zeros((), device=x.device)
@@ -128,6 +144,10 @@ def train_model(
         if not math.isfinite(mean_loss):
             raise TrialFailed(f"training loss became {mean_loss} in epoch {epoch}")
         losses.append(mean_loss)
+        if save_state is not None:
+            save_state({"epoch": epoch, "losses": list(losses), "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                        "generator": generator.get_state()})
         if on_epoch is not None:
             on_epoch(epoch, mean_loss)
     return losses

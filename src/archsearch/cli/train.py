@@ -1,8 +1,13 @@
-"""``archsearch train``: train one architecture to the end and measure it on the test split."""
+"""``archsearch train``: train one architecture to the end and measure it on the test split.
+
+The training state is saved after every epoch (``OUT/training.pt``); the same command run
+again after a kill continues from the last finished epoch, exactly as if uninterrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -14,11 +19,13 @@ from archsearch._utils.seeding import torch_generator
 from archsearch.checkpoint import save_checkpoint
 from archsearch.cli import _common
 from archsearch.cli.search import BEST, CONFIG
-from archsearch.errors import InvalidParameterError
+from archsearch.errors import CheckpointError, InvalidParameterError
 from archsearch.evaluators.cost import count_params
 from archsearch.training import evaluate_model, resolve_device, train_model
 
 TRAIN_DEFAULTS = {"epochs": 20, "crop_padding": None, "hflip": True, "out": None}
+STATE, STATE_FORMAT = "training.pt", "archsearch.training/1"
+_RUN_ONLY = ("device", "threads", "out")  # may change when a killed training is rerun
 
 
 def add_parser(commands: Any) -> None:
@@ -66,8 +73,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"  epoch {epoch:3d}/{train_cfg.n_epochs}  loss {loss:.4f}  "
               f"[{time.perf_counter() - start:.0f}s]", file=sys.stderr)
 
+    state_path = out / STATE
+    identity = {"arch": str(arch), "settings": {k: v for k, v in sorted(cfg.items())
+                                                 if k not in _RUN_ONLY}}
+    resume = _unfinished(state_path, identity)
+    if resume is not None:
+        print(f"  resuming after epoch {resume['epoch']} from {state_path}", file=sys.stderr)
+
+    def save_state(state: dict[str, Any]) -> None:  # each epoch: a kill loses one at most
+        tmp = state_path.with_name(STATE + ".tmp")
+        torch.save({"format": STATE_FORMAT, "identity": json.dumps(identity, sort_keys=True),
+                    "state": state}, tmp)
+        tmp.replace(state_path)
+
     train_model(model, x, y, train_cfg, generator=torch_generator(cfg["seed"]),
-                augment=None if augment.is_identity else augment, on_epoch=on_epoch)
+                augment=None if augment.is_identity else augment, on_epoch=on_epoch,
+                save_state=save_state, resume=resume)
     seconds = time.perf_counter() - start
     test_loss, test_acc = evaluate_model(model, task.x_test.to(device), task.y_test.to(device))
     metrics = {"test_accuracy": test_acc, "test_loss": test_loss, "train_seconds": seconds,
@@ -75,9 +96,32 @@ def run(args: argparse.Namespace) -> int:
     save_checkpoint(out / "model.pt", model, space, arch, task)
     _common.write_json(out / "metrics.json", {"arch": str(arch), "dataset": task.name, **metrics,
                                                "settings": cfg})
+    state_path.unlink(missing_ok=True)  # finished: model.pt is what remains
     print(f"test accuracy {test_acc:.4f} ({len(task.y_test)} test examples) after "
           f"{seconds:.0f}s of training; saved {out / 'model.pt'}")
     return 0
+
+
+def _unfinished(path: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
+    """The training state left in ``path`` by a killed run of the same training, if any."""
+    if not path.exists():
+        return None
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable state is reported the same way
+        raise CheckpointError(f"Cannot read the unfinished training {path}: "
+                              f"{' '.join(str(err).split())[:200]}; delete it to start "
+                              "over.") from None
+    if not isinstance(saved, dict) or saved.get("format") != STATE_FORMAT or \
+            not isinstance(saved.get("state"), dict):
+        raise CheckpointError(f"{path} is not an archsearch training state; delete it to "
+                              "start over.")
+    if saved.get("identity") != json.dumps(identity, sort_keys=True):
+        raise InvalidParameterError(
+            f"{path} holds an unfinished training of another architecture or other settings; "
+            "use another --out, or delete it to start over.")
+    state: dict[str, Any] = saved["state"]
+    return state
 
 
 def _from_run_dir(args: argparse.Namespace) -> tuple[dict[str, Any] | None, str | None]:
