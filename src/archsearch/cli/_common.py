@@ -189,7 +189,7 @@ SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "latency_table": (*_TEXT, *_NONE), "preset": (*_TEXT, *_NONE), "budget": (int, *_NONE),
     "timeout": (*_NUMBER, *_NONE), "out": (*_TEXT, *_NONE), "backend": _TEXT,
     "workers": (int, *_NONE), "ray_address": (*_TEXT, *_NONE),
-    "trial_timeout": (*_NUMBER, *_NONE), "max_retries": (int,),
+    "trial_timeout": (*_NUMBER, *_NONE), "max_retries": (int,), "final_epochs": (int, *_NONE),
 }
 
 

@@ -28,7 +28,7 @@ from archsearch.types import FrozenTrial
 # is the reference's train_portion.
 DARTS_DEFAULTS: dict[str, Any] = {
     "strategy": "darts", "name": "search", "epochs": 50, "batch_size": 64, "lr": 0.025,
-    "weight_decay": 3e-4, "val_fraction": 0.5, "timeout": None,
+    "weight_decay": 3e-4, "val_fraction": 0.5, "timeout": None, "final_epochs": None,
 }
 _FROM_FLAGS = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
                "weight_decay": "--weight-decay"}
@@ -44,8 +44,11 @@ def run(args: argparse.Namespace, stored: dict[str, Any] | None, store_name: str
             flag = "--" + key.replace("_", "-")
             raise InvalidParameterError(f"{flag} does not apply to DARTS, which trains one "
                                         "supernet instead of evaluating trials.")
+    from archsearch.cli.search import check_final_epochs, final_training
+
     cfg = _common.resolve(args, stored, DARTS_DEFAULTS)
     _common.set_threads(cfg)
+    check_final_epochs(cfg)
     space = _common.build_space(cfg)
     config = darts_config(cfg)
     task = _common.build_task(cfg)
@@ -60,7 +63,10 @@ def run(args: argparse.Namespace, stored: dict[str, Any] | None, store_name: str
     print(f"DARTS (order {config.order}{', SDARTS-RS' if config.perturb == 'random' else ''}) "
           f"on {task!r}, {config.epochs} epochs from epoch {search.next_epoch}", file=sys.stderr)
     _run_with_progress(search, cfg["timeout"])
-    return _finish(search, run_dir, best_name)
+    code = _finish(search, run_dir, best_name)
+    if cfg["final_epochs"] is not None:
+        code = final_training(run_dir, cfg)
+    return code
 
 
 def darts_config(cfg: dict[str, Any]) -> DartsConfig:

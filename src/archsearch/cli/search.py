@@ -47,7 +47,7 @@ SEARCH_DEFAULTS: dict[str, Any] = {
 }
 # Where and how trials run: may change when a search is resumed.
 RUN_DEFAULTS: dict[str, Any] = {"backend": "inline", "workers": None, "ray_address": None,
-                                "trial_timeout": None, "max_retries": 2}
+                                "trial_timeout": None, "max_retries": 2, "final_epochs": None}
 
 # Named recipes of the literature: settings a user may still override one by one.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -128,6 +128,9 @@ def add_parser(commands: Any) -> None:
                    help="stop a trial after S seconds and record it as failed")
     r.add_argument("--max-retries", type=int, metavar="N",
                    help="retry an architecture whose worker died up to N times (default: 2)")
+    p.add_argument("--final-epochs", type=int, metavar="N",
+                   help="then train the best architecture for N epochs on train+val and "
+                   "report its test accuracy (as 'archsearch train --run-dir' does)")
     _common.add_space_args(p)
     _common.add_data_args(p)
     _common.add_train_args(p, epochs_default=5)
@@ -153,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
     if cfg["budget"] is None and cfg["timeout"] is None:
         cfg["budget"] = 20
     _common.set_threads(cfg)
+    check_final_epochs(cfg)
     backend = _backend(cfg)
     parts = _parts(cfg)  # bad settings fail here, before anything is written
     store = _common.open_run_store(run_dir, STORE, cfg["name"], args.resume)
@@ -162,7 +166,10 @@ def run(args: argparse.Namespace) -> int:
                             objective=strategy.objective, extra_fingerprint=extra)
     _common.write_json(run_dir / CONFIG, cfg)
     _run_with_progress(exp, cfg, backend)
-    return _finish(exp, run_dir)
+    code = _finish(exp, run_dir)
+    if cfg["final_epochs"] is not None:
+        code = final_training(run_dir, cfg)
+    return code
 
 
 def _stored_config(run_dir: Path) -> dict[str, Any] | None:
@@ -333,6 +340,26 @@ def _trial_line(trial: FrozenTrial, objective: str, elapsed: float) -> str:
     else:
         what = f"{trial.state.value}: {trial.error}"
     return f"[{elapsed:7.1f}s] trial {trial.number:3d} {what} {trial.arch}"
+
+
+def check_final_epochs(cfg: dict[str, Any]) -> None:
+    epochs = cfg.get("final_epochs")
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int)
+                               or epochs < 1):
+        raise InvalidParameterError(f"--final-epochs must be an int >= 1. Got {epochs!r}.")
+
+
+def final_training(run_dir: Path, cfg: dict[str, Any]) -> int:
+    """Train the best architecture to the end, as ``archsearch train --run-dir`` does."""
+    from archsearch.cli import train
+    from archsearch.cli.main import build_parser
+
+    epochs = cfg["final_epochs"]
+    argv = ["train", "--run-dir", str(run_dir), "--epochs", str(epochs)]
+    if cfg.get("threads"):
+        argv += ["--threads", str(cfg["threads"])]
+    print(f"final training of the best architecture: {epochs} epochs", file=sys.stderr)
+    return train.run(build_parser().parse_args(argv))
 
 
 def _finish(exp: Experiment, run_dir: Path) -> int:
