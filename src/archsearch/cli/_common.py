@@ -239,11 +239,18 @@ def make_dir(path: Path, option: str) -> None:
 
 
 def open_run_store(run_dir: Path, store_name: str, name: str, resume: bool) -> SQLiteStore:
-    """The run directory's store; without ``resume``, one that holds no search ``name`` yet."""
+    """The run directory's store: without ``resume`` one that holds no search yet, with it
+    the one that holds search ``name``."""
     make_dir(run_dir, "--run-dir")
     store = SQLiteStore(run_dir / store_name)
-    if not resume and store.find_experiment(name) is not None:
+    held = store.experiment_names()
+    if not resume and held:  # one search per run directory: its config.json is that search's
+        store.close()
         raise ExperimentExistsError(
-            f"{run_dir} already holds search {name!r}. Add --resume to continue it, "
+            f"{run_dir} already holds search {held[0]!r}. Add --resume to continue it, "
             "or pick another --run-dir.")
+    if resume and held and name not in held:
+        store.close()
+        raise ExperimentExistsError(f"{run_dir} holds search {held[0]!r}, not {name!r}; "
+                                    "resume it without --name, or pick another --run-dir.")
     return store
