@@ -24,7 +24,6 @@ def _experiment(evaluator, store=":memory:", name="faults", seed=0):
 
 def test_pool_records_every_fault_and_loses_no_trial():
     started = time.monotonic()
-    # the retry of trial 1 is trial 2 or 3, whichever is submitted next
     exp = _experiment(FaultInjector({1: "kill", 6: "nan", 7: "error", 8: "hang"}, delay=0.1))
     exp.run(n_trials=10, backend=PoolBackend(2, threads=1, trial_timeout=2.0))
     assert time.monotonic() - started < 60
@@ -36,9 +35,11 @@ def test_pool_records_every_fault_and_loses_no_trial():
     assert by_number[6].error == "objective 'score' is nan"
     assert by_number[7].error == "RuntimeError('injected error in trial 7')"
     assert by_number[8].error == "stopped after the time limit of 2 s"
-    # the killed trial's architecture was tried again, as a new trial, and completed
+    # the killed trial's architecture was tried again as a new trial, which completed
+    # unless its number (set by when the retry was submitted) carries a fault of its own
     retried = [t for t in trials if t.key == by_number[1].key]
-    assert [t.state for t in retried] == [TrialState.FAILED, TrialState.COMPLETE]
+    assert len(retried) == 2 and retried[1].number > 1, trials
+    assert retried[1].state is TrialState.COMPLETE or retried[1].number in (6, 7, 8), trials
     assert sum(t.state is TrialState.COMPLETE for t in trials) == 6
     # intermediate values reached the store from the workers
     complete = next(t for t in trials if t.state is TrialState.COMPLETE)
