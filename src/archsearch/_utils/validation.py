@@ -24,14 +24,16 @@ def check_int(owner: str, name: str, value: Any, low: int, high: int | None = No
 
 
 def check_float(owner: str, name: str, value: Any, low: float, high: float | None = None,
-                *, low_open: bool = False) -> float:
+                *, low_open: bool = False, high_open: bool = False) -> float:
     """Return ``value`` if it is a real number in the range; else raise InvalidParameterError."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    ok = ok and (value > low if low_open else value >= low) and (high is None or value <= high)
+    ok = ok and (value > low if low_open else value >= low) and (
+        high is None or (value < high if high_open else value <= high))
     if not ok:
         left = "(" if low_open else "["
+        right = ")" if high_open else "]"
         rule = f"> {low}" if high is None and low_open else (
-            f">= {low}" if high is None else f"in {left}{low}, {high}]")
+            f">= {low}" if high is None else f"in {left}{low}, {high}{right}")
         raise InvalidParameterError(
             f"The {name!r} parameter of {owner} must be a number {rule}. Got {value!r} instead."
         )

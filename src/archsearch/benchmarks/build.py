@@ -92,6 +92,7 @@ class BuildRecipe:
     def to_json(self) -> dict[str, Any]:
         """The recipe as JSON-ready data (the identity of a build)."""
         data = dataclasses.asdict(self)
+        data["train"] = self.train.to_dict()
         data["fidelities"] = list(self.epochs())
         return data
 

@@ -70,6 +70,20 @@ def add_train_args(parser: argparse.ArgumentParser, epochs_default: int) -> None
     group.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
 
 
+def add_recipe_args(parser: argparse.ArgumentParser) -> None:
+    """The final-training recipe: all off unless asked for."""
+    group = parser.add_argument_group("final-training recipe")
+    group.add_argument("--label-smoothing", type=float,
+                       help="cross-entropy label smoothing, e.g. 0.1 (default: 0)")
+    group.add_argument("--drop-path", type=float, help="drop-path probability of cell "
+                       "networks, rising linearly to this over the epochs, e.g. 0.2 (default: 0)")
+    group.add_argument("--aux-weight", type=float, help="weight of an auxiliary head's loss, "
+                       "e.g. 0.4; the darts space gets its auxiliary head (default: 0)")
+    group.add_argument("--ema", type=float, metavar="DECAY", help="keep an exponential moving "
+                       "average of the weights with this decay, e.g. 0.999, and end with it "
+                       "(default: off)")
+
+
 def resolve(args: argparse.Namespace, stored: dict[str, Any] | None = None,
             defaults: dict[str, Any] | None = None) -> dict[str, Any]:
     """Settings: what the user typed, else what was stored, else the defaults."""
@@ -148,7 +162,10 @@ def build_task(cfg: dict[str, Any]) -> Task:
 
 def build_train(cfg: dict[str, Any]) -> TrainConfig:
     return TrainConfig(n_epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
-                       weight_decay=cfg["weight_decay"])
+                       weight_decay=cfg["weight_decay"],
+                       label_smoothing=cfg.get("label_smoothing") or 0.0,
+                       drop_path=cfg.get("drop_path") or 0.0,
+                       aux_weight=cfg.get("aux_weight") or 0.0, ema_decay=cfg.get("ema") or 0.0)
 
 
 def build_augment(cfg: dict[str, Any], task: Task) -> Augment:
@@ -190,6 +207,7 @@ SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "timeout": (*_NUMBER, *_NONE), "out": (*_TEXT, *_NONE), "backend": _TEXT,
     "workers": (int, *_NONE), "ray_address": (*_TEXT, *_NONE),
     "trial_timeout": (*_NUMBER, *_NONE), "max_retries": (int,), "final_epochs": (int, *_NONE),
+    "label_smoothing": _NUMBER, "drop_path": _NUMBER, "aux_weight": _NUMBER, "ema": _NUMBER,
 }
 
 

@@ -23,8 +23,9 @@ from archsearch.errors import CheckpointError, InvalidParameterError
 from archsearch.evaluators.cost import count_params
 from archsearch.training import evaluate_model, resolve_device, train_model
 
-TRAIN_DEFAULTS = {"epochs": 20, "crop_padding": None, "hflip": True, "out": None}
-STATE, STATE_FORMAT = "training.pt", "archsearch.training/1"
+TRAIN_DEFAULTS = {"epochs": 20, "crop_padding": None, "hflip": True, "out": None,
+                  "label_smoothing": 0.0, "drop_path": 0.0, "aux_weight": 0.0, "ema": 0.0}
+STATE, STATE_FORMAT = "training.pt", "archsearch.training/2"
 _RUN_ONLY = ("device", "threads", "out")  # may change when a killed training is rerun
 
 
@@ -40,6 +41,7 @@ def add_parser(commands: Any) -> None:
     _common.add_space_args(p)
     _common.add_data_args(p)
     _common.add_train_args(p, epochs_default=20)
+    _common.add_recipe_args(p)
     p.set_defaults(handler=run)
 
 
@@ -50,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     if arch_text is None:
         raise InvalidParameterError("Give the architecture with --arch (and --space), "
                                     "or --run-dir to train the best of a search.")
+    if cfg["aux_weight"] and cfg["space"] == "darts":  # its networks have the head on request
+        cfg["space_args"] = {**_common.space_args(cfg["space_args"]), "auxiliary": True}
     space = _common.build_space(cfg)
     arch = space.parse(arch_text)
     task = _common.build_task(cfg)
@@ -86,13 +90,14 @@ def run(args: argparse.Namespace) -> int:
                     "state": state}, tmp)
         tmp.replace(state_path)
 
-    train_model(model, x, y, train_cfg, generator=torch_generator(cfg["seed"]),
-                augment=None if augment.is_identity else augment, on_epoch=on_epoch,
-                save_state=save_state, resume=resume)
-    seconds = time.perf_counter() - start
+    history = train_model(model, x, y, train_cfg, generator=torch_generator(cfg["seed"]),
+                          augment=None if augment.is_identity else augment, on_epoch=on_epoch,
+                          save_state=save_state, resume=resume)
+    seconds = history[-1]["seconds"]
     test_loss, test_acc = evaluate_model(model, task.x_test.to(device), task.y_test.to(device))
     metrics = {"test_accuracy": test_acc, "test_loss": test_loss, "train_seconds": seconds,
-               "params": count_params(model), "epochs": train_cfg.n_epochs}
+               "params": count_params(model), "epochs": train_cfg.n_epochs,
+               "history": history}
     save_checkpoint(out / "model.pt", model, space, arch, task)
     _common.write_json(out / "metrics.json", {"arch": str(arch), "dataset": task.name, **metrics,
                                                "settings": cfg})

@@ -78,12 +78,12 @@ class PartialTraining(Evaluator):
             ctx.report(epoch, metrics["val_accuracy"])
 
         start = time.perf_counter()
-        losses = train_model(
+        history = train_model(
             model, x_train, y_train, self.train, generator=torch_generator(ctx.seed),
             augment=None if self.augment.is_identity else self.augment, on_epoch=on_epoch,
         )
         metrics["train_seconds"] = time.perf_counter() - start
-        metrics["train_loss"] = losses[-1]
+        metrics["train_loss"] = history[-1]["loss"]
         if self.measure_latency:
             metrics["latency_ms"] = measure_latency_ms(model, self.task.input_shape)
         return metrics

@@ -12,16 +12,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from archsearch.ops.darts_ops import OPS, FactorizedReduce, Identity, ReLUConvBN
+from archsearch.ops.drop_path import drop_path
 from archsearch.spaces.darts_genotypes import Genotype
 
 __all__ = ["AuxiliaryHeadCIFAR", "AuxiliaryHeadImageNet", "Cell", "NetworkCIFAR", "NetworkImageNet"]
-
-
-def _drop_path(x: Tensor, drop_prob: float) -> Tensor:
-    """Zero whole examples with probability ``drop_prob``, scaling the rest up to keep the mean."""
-    keep = 1.0 - drop_prob
-    mask = torch.empty(x.shape[0], 1, 1, 1, dtype=x.dtype, device=x.device).bernoulli_(keep)
-    return x / keep * mask
 
 
 class Cell(nn.Module):
@@ -72,7 +66,7 @@ class Cell(nn.Module):
         op = self._ops[k]
         h: Tensor = op(states[self._indices[k]])
         if self.training and drop_prob > 0 and not isinstance(op, Identity):
-            h = _drop_path(h, drop_prob)
+            h = drop_path(h, drop_prob)
         return h
 
 

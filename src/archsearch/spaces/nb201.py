@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from archsearch.errors import InvalidArchitectureError, InvalidParameterError
+from archsearch.ops.drop_path import drop_path
 from archsearch.ops.nb201_ops import OPS, ResNetBasicblock
 from archsearch.spaces.base import SearchSpace, alphas_tensor, check_input_shape, malformed
 from archsearch.spaces.nb201_supernet import NB201Supernet
@@ -70,18 +71,26 @@ class InferCell(nn.Module):
         for k, ((target, source), op) in enumerate(zip(EDGES, ops)):
             if op != "none":
                 self._inputs[target].append((k, source))
+        self._droppable = [op not in ("none", "skip_connect") for op in ops]
         self.in_dim = channels
         self.out_dim = channels
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, drop_prob: float = 0.0) -> Tensor:
+        """The cell's output; in training, ``drop_prob`` drops each non-skip edge (drop-path)."""
         nodes = [x]
         for target in range(1, N_NODES):
-            terms = [self.layers[k](nodes[source]) for k, source in self._inputs[target]]
+            terms = [self._edge(k, nodes[source], drop_prob) for k, source in self._inputs[target]]
             total = terms[0] if terms else torch.zeros_like(x)
             for term in terms[1:]:
                 total = total + term
             nodes.append(total)
         return nodes[-1]
+
+    def _edge(self, k: int, x: Tensor, drop_prob: float) -> Tensor:
+        h: Tensor = self.layers[k](x)
+        if self.training and drop_prob > 0 and self._droppable[k]:
+            h = drop_path(h, drop_prob)
+        return h
 
 
 class TinyNetwork(nn.Module):
@@ -90,6 +99,7 @@ class TinyNetwork(nn.Module):
     Stages of ``n_cells`` cells run at ``channels``, ``2 * channels`` and ``4 * channels``,
     separated by stride-2 :class:`~archsearch.ops.ResNetBasicblock` s. ``forward``
     returns the logits only (the benchmark also returns the pooled features).
+    ``drop_path_prob`` (0 unless a training recipe sets it) drops cell edges in training.
 
     Args:
         ops: the six edge operations of every cell, in arch-string order.
@@ -124,11 +134,15 @@ class TinyNetwork(nn.Module):
         self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=False))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, n_classes)
+        self.drop_path_prob = 0.0
 
     def forward(self, x: Tensor) -> Tensor:
         feature = self.stem(x)
         for cell in self.cells:
-            feature = cell(feature)
+            if isinstance(cell, InferCell):
+                feature = cell(feature, self.drop_path_prob)
+            else:
+                feature = cell(feature)
         out = self.global_pooling(self.lastact(feature)).flatten(1)
         return self.classifier(out)  # type: ignore[no-any-return]
 
