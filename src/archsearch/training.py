@@ -209,7 +209,7 @@ def train_model(
     for epoch in range(first, config.n_epochs + 1):
         model.train()
         if config.drop_path > 0:
-            setattr(model, "drop_path_prob", config.drop_path * (epoch - 1) / config.n_epochs)
+            model.drop_path_prob = config.drop_path * (epoch - 1) / config.n_epochs  # type: ignore[assignment]
         order = torch.randperm(n, generator=generator).to(x.device)
         total = torch.zeros((), device=x.device)
         correct = torch.zeros((), device=x.device, dtype=torch.long)
