@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import shutil
 import warnings
 from collections.abc import Sequence
@@ -92,12 +93,18 @@ def _export_onnx(model: torch.nn.Module, x: torch.Tensor, expected: torch.Tensor
     require("onnxscript", "export")
     ort = require("onnxruntime", "export")
     batch = torch.export.Dim("batch", min=1, max=4096)
+    exporter_log = logging.getLogger("torch.onnx")  # e.g. "torchvision is not installed"
+    level = exporter_log.level
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")  # the exporter's progress lines and deprecations
-        torch.onnx.export(model, (x,), str(path), input_names=["input"],
-                          output_names=["logits"],
-                          dynamic_shapes={_forward_arg(model): {0: batch}}, dynamo=True,
-                          external_data=False, verbose=False)
+        exporter_log.setLevel(logging.ERROR)
+        try:
+            torch.onnx.export(model, (x,), str(path), input_names=["input"],
+                              output_names=["logits"],
+                              dynamic_shapes={_forward_arg(model): {0: batch}}, dynamo=True,
+                              external_data=False, verbose=False)
+        finally:
+            exporter_log.setLevel(level)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     return float((torch.from_numpy(got) - expected).abs().max())
