@@ -6,14 +6,17 @@ from typing import Any
 from archsearch.errors import InvalidParameterError
 from archsearch.registry import Registry
 from archsearch.strategies.base import Strategy
+from archsearch.strategies.encodings import ArchEncoder
 from archsearch.strategies.evolution import RegularizedEvolution
 from archsearch.strategies.optuna import OptunaNSGA2, OptunaStrategy, OptunaTPE
 from archsearch.strategies.random import RandomSearch
 from archsearch.strategies.reinforce import Reinforce
+from archsearch.strategies.surrogate import EnsemblePredictor
 from archsearch.strategies.training_free import ProxyScorer, ProxyScreened, TrainingFree
 
 __all__ = ["Strategy", "RandomSearch", "RegularizedEvolution", "Reinforce", "OptunaStrategy",
-           "OptunaTPE", "OptunaNSGA2", "ProxyScorer", "ProxyScreened", "TrainingFree", "STRATEGIES",
+           "OptunaTPE", "OptunaNSGA2", "ProxyScorer", "ProxyScreened", "TrainingFree",
+           "EnsemblePredictor", "ArchEncoder", "STRATEGIES",
            "build_strategy", "create_strategy", "list_strategies", "needs_scorer", "parse_spec",
            "parse_strategy_spec"]
 
