@@ -9,6 +9,7 @@ from archsearch.strategies.base import Strategy
 from archsearch.strategies.encodings import ArchEncoder
 from archsearch.strategies.evolution import RegularizedEvolution
 from archsearch.strategies.optuna import OptunaNSGA2, OptunaStrategy, OptunaTPE
+from archsearch.strategies.predictor import PredictorGuided
 from archsearch.strategies.random import RandomSearch
 from archsearch.strategies.reinforce import Reinforce
 from archsearch.strategies.surrogate import EnsemblePredictor
@@ -16,7 +17,7 @@ from archsearch.strategies.training_free import ProxyScorer, ProxyScreened, Trai
 
 __all__ = ["Strategy", "RandomSearch", "RegularizedEvolution", "Reinforce", "OptunaStrategy",
            "OptunaTPE", "OptunaNSGA2", "ProxyScorer", "ProxyScreened", "TrainingFree",
-           "EnsemblePredictor", "ArchEncoder", "STRATEGIES",
+           "PredictorGuided", "EnsemblePredictor", "ArchEncoder", "STRATEGIES",
            "build_strategy", "create_strategy", "list_strategies", "needs_scorer", "parse_spec",
            "parse_strategy_spec"]
 
@@ -27,6 +28,7 @@ STRATEGIES.register("reinforce")(Reinforce)
 STRATEGIES.register("optuna-tpe")(OptunaTPE)
 STRATEGIES.register("optuna-nsga2")(OptunaNSGA2)
 STRATEGIES.register("naswot")(TrainingFree)
+STRATEGIES.register("predictor")(PredictorGuided)
 
 
 def create_strategy(name: str, **kwargs: Any) -> Strategy:
