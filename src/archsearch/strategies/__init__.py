@@ -8,6 +8,7 @@ from archsearch.registry import Registry
 from archsearch.strategies.base import Strategy
 from archsearch.strategies.encodings import ArchEncoder
 from archsearch.strategies.evolution import RegularizedEvolution
+from archsearch.strategies.local import LocalSearch
 from archsearch.strategies.optuna import OptunaNSGA2, OptunaStrategy, OptunaTPE
 from archsearch.strategies.predictor import PredictorGuided
 from archsearch.strategies.random import RandomSearch
@@ -17,7 +18,7 @@ from archsearch.strategies.training_free import ProxyScorer, ProxyScreened, Trai
 
 __all__ = ["Strategy", "RandomSearch", "RegularizedEvolution", "Reinforce", "OptunaStrategy",
            "OptunaTPE", "OptunaNSGA2", "ProxyScorer", "ProxyScreened", "TrainingFree",
-           "PredictorGuided", "EnsemblePredictor", "ArchEncoder", "STRATEGIES",
+           "PredictorGuided", "LocalSearch", "EnsemblePredictor", "ArchEncoder", "STRATEGIES",
            "build_strategy", "create_strategy", "list_strategies", "needs_scorer", "parse_spec",
            "parse_strategy_spec"]
 
@@ -29,6 +30,7 @@ STRATEGIES.register("optuna-tpe")(OptunaTPE)
 STRATEGIES.register("optuna-nsga2")(OptunaNSGA2)
 STRATEGIES.register("naswot")(TrainingFree)
 STRATEGIES.register("predictor")(PredictorGuided)
+STRATEGIES.register("local")(LocalSearch)
 
 
 def create_strategy(name: str, **kwargs: Any) -> Strategy:
