@@ -117,7 +117,7 @@ class EnsemblePredictor:
         with _one_thread():
             sizes = [x.shape[1], *([self.hidden_size] * self.n_layers), 1]
             model = _BatchedMLP(self.ensemble_size, sizes, torch_generator(self.seed))
-            optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
+            optimizer = torch.optim.Adam(model.parameters(), lr=self.lr, foreach=True)
             for _ in range(self.n_epochs):
                 optimizer.zero_grad()
                 loss = ((model(x) - target) ** 2).mean()

@@ -91,6 +91,21 @@ def test_predictor_finds_the_optimum_of_a_toy_problem_before_random_does():
     assert guided.count(len(TARGET)) >= 2 and np.mean(guided) > np.mean(rnd) + 1
 
 
+def test_used_up_neighbourhoods_of_the_best_pass_on_to_the_next_best():
+    from archsearch.strategies.local import neighbours
+
+    space = archsearch.create_space("nb201")
+    strategy = predictor(n_parents=3)
+    strategy.setup(space, Objective("score"), seed=0)
+    rng = np.random.default_rng(0)
+    rows = [(space.sample(rng), float(score)) for score in (4, 3, 2, 1)]
+    used = {n.key for arch, _ in rows[:3] for n in neighbours(space, arch)}
+    exclude = used | {arch.key for arch, _ in rows}
+    found = strategy._candidates(rows, exclude, rng)
+    fourth = {n.key for n in neighbours(space, rows[3][0])}
+    assert len(found) >= strategy.batch_size and {a.key for a in found} <= fourth
+
+
 @pytest.mark.parametrize("acquisition", ["its", "ucb"])
 @pytest.mark.parametrize("name", archsearch.list_spaces())
 def test_asks_are_valid_in_every_space(name, acquisition):
