@@ -61,7 +61,8 @@ class SearchSpace(ABC):
         return self.format(values)
 
     def cell_graphs(self, arch: Architecture) -> tuple[CellGraph, ...]:
-        """The cells of ``arch`` as labelled DAGs, for drawing; empty if the space has none."""
+        """The cells of ``arch`` as labelled DAGs (drawn in reports, and the source of the
+        path encoding predictors read); empty if the space has none."""
         return ()
 
     # --- shared machinery ---------------------------------------------------------

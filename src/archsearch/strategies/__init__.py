@@ -6,14 +6,19 @@ from typing import Any
 from archsearch.errors import InvalidParameterError
 from archsearch.registry import Registry
 from archsearch.strategies.base import Strategy
+from archsearch.strategies.encodings import ArchEncoder
 from archsearch.strategies.evolution import RegularizedEvolution
+from archsearch.strategies.local import LocalSearch
 from archsearch.strategies.optuna import OptunaNSGA2, OptunaStrategy, OptunaTPE
+from archsearch.strategies.predictor import PredictorGuided
 from archsearch.strategies.random import RandomSearch
 from archsearch.strategies.reinforce import Reinforce
+from archsearch.strategies.surrogate import EnsemblePredictor
 from archsearch.strategies.training_free import ProxyScorer, ProxyScreened, TrainingFree
 
 __all__ = ["Strategy", "RandomSearch", "RegularizedEvolution", "Reinforce", "OptunaStrategy",
-           "OptunaTPE", "OptunaNSGA2", "ProxyScorer", "ProxyScreened", "TrainingFree", "STRATEGIES",
+           "OptunaTPE", "OptunaNSGA2", "ProxyScorer", "ProxyScreened", "TrainingFree",
+           "PredictorGuided", "LocalSearch", "EnsemblePredictor", "ArchEncoder", "STRATEGIES",
            "build_strategy", "create_strategy", "list_strategies", "needs_scorer", "parse_spec",
            "parse_strategy_spec"]
 
@@ -24,6 +29,8 @@ STRATEGIES.register("reinforce")(Reinforce)
 STRATEGIES.register("optuna-tpe")(OptunaTPE)
 STRATEGIES.register("optuna-nsga2")(OptunaNSGA2)
 STRATEGIES.register("naswot")(TrainingFree)
+STRATEGIES.register("predictor")(PredictorGuided)
+STRATEGIES.register("local")(LocalSearch)
 
 
 def create_strategy(name: str, **kwargs: Any) -> Strategy:
