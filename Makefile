@@ -6,7 +6,7 @@ ARCHSEARCH := $(VENV)/bin/archsearch
 FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
 DEMO_DIR ?= runs/demo
 
-.PHONY: install test test-all demo fashion-mnist clean
+.PHONY: install test test-all demo fashion-mnist chromium clean
 
 install: $(VENV)/.installed
 
@@ -18,11 +18,21 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test,images,plot,optuna,ray,export]'
 	touch $@
 
-test: install
+test: install chromium
 	$(PY) -m pytest -q
 
-test-all: install
+test-all: install chromium
 	$(PY) -m pytest -q -m ''
+
+# Headless Chromium for the report's browser test (skipped without it), from Debian when we may.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "Could not install chromium with apt-get; the browser test will be skipped."; \
+	else \
+		echo "Chromium is not installed (sudo apt-get install chromium); the browser test will be skipped."; \
+	fi
 
 # Fashion-MNIST from Debian's package when we may install it; otherwise the demo uses digits.
 fashion-mnist:
