@@ -49,6 +49,7 @@ _FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
 """The fields of a layer item in order, each a marker letter and its value."""
 
 _INDEX = re.compile(r"0|[1-9][0-9]*")
+MAX_DEPTH = 100  # NAS-RL's deepest networks had 39 layers
 
 
 @dataclass(frozen=True)
@@ -199,8 +200,9 @@ class ChainSpace(SearchSpace):
 
     def check(self) -> None:
         """Raise InvalidParameterError unless the constructor arguments are valid."""
-        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 1:
-            raise _bad_parameter("depth", "an int >= 1", self.depth)
+        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or \
+                not 1 <= self.depth <= MAX_DEPTH:
+            raise _bad_parameter("depth", f"an int in [1, {MAX_DEPTH}]", self.depth)
         _check_choices("filters", self.filters, odd=False)
         _check_choices("kernel_sizes", self.kernel_sizes, odd=True)
         _check_choices("strides", self.strides, odd=False)

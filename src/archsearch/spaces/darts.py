@@ -64,6 +64,7 @@ DARTS_ALL_OPS: tuple[str, ...] = DARTS_SEARCH_OPS + ("sep_conv_7x7", "conv_7x1_1
 CELL_TYPES = ("normal", "reduce")
 CONCAT_MODES = ("all", "unused")
 NETWORKS = ("cifar", "imagenet")
+MAX_NODES = 32  # nodes per cell: DARTS has 4, NASNet and AmoebaNet 5
 
 
 # --- the space -----------------------------------------------------------------------
@@ -126,7 +127,7 @@ class DartsSpace(SearchSpace):
         owner = type(self).__name__
         check_int(owner, "channels", self.channels, 1)
         check_int(owner, "layers", self.layers, 1)
-        check_int(owner, "n_nodes", self.n_nodes, 1)
+        check_int(owner, "n_nodes", self.n_nodes, 1, MAX_NODES)
         _check_ops(owner, self.ops)
         _check_choice(owner, "auxiliary", self.auxiliary, (False, True))
         _check_choice(owner, "network", self.network, NETWORKS)

@@ -250,7 +250,7 @@ def test_skip_inputs_are_refused_when_skips_are_off() -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("depth", 0), ("depth", 2.0), ("depth", True), ("depth", "3"),
+        ("depth", 0), ("depth", 2.0), ("depth", True), ("depth", "3"), ("depth", 10**30),
         ("filters", ()), ("filters", (4, 4)), ("filters", (4, 0)), ("filters", "48"),
         ("filters", (4, 8.0)), ("filters", 4),
         ("kernel_sizes", (3, 4)), ("kernel_sizes", (-1,)), ("kernel_sizes", (3, True)),

@@ -227,7 +227,7 @@ def test_concat_other_than_the_spaces_is_refused() -> None:
 
 
 @pytest.mark.parametrize("kwargs", [
-    {"channels": 0}, {"layers": 0}, {"n_nodes": 0}, {"ops": ["none"]}, {"ops": []},
+    {"channels": 0}, {"layers": 0}, {"n_nodes": 0}, {"n_nodes": 10**30}, {"ops": ["none"]}, {"ops": []},
     {"ops": ["skip_connect", "skip_connect"]}, {"ops": "skip_connect"}, {"auxiliary": 1},
     {"drop_path": 1.0}, {"drop_path": -0.1}, {"network": "mobile"}, {"concat": "some"},
     {"network": "imagenet", "channels": 5},
