@@ -21,6 +21,7 @@ from archsearch.backends.inline import InlineBackend
 from archsearch.errors import FingerprintMismatchError, InvalidParameterError
 from archsearch.evaluators.base import Evaluator
 from archsearch.objectives import MultiObjective, pareto_front
+from archsearch.pruners import SuccessiveHalving
 from archsearch.spaces.base import SearchSpace
 from archsearch.storage import Store, open_store
 from archsearch.strategies.base import Strategy
@@ -54,7 +55,7 @@ class Experiment:
 
     def __init__(self, name: str, space: SearchSpace, strategy: Strategy,
                  evaluator: Evaluator, store: Store, experiment_id: int, seed: int,
-                 objective: Objective) -> None:
+                 objective: Objective, pruner: SuccessiveHalving | None = None) -> None:
         self.name = name
         self.space = space
         self.strategy = strategy
@@ -67,6 +68,9 @@ class Experiment:
         trials = store.trials(experiment_id)
         self._seen = {t.key for t in trials if t.state is not TrialState.INTERRUPTED}
         self._n_finished = sum(t.state.finished for t in trials)
+        self.pruner = pruner
+        if pruner is not None:
+            pruner.setup(evaluator.objectives[0].direction, trials)
 
     # --- creation and resume ------------------------------------------------------
     @classmethod
@@ -75,6 +79,7 @@ class Experiment:
         store: str | Store = "runs.db", seed: int = 0,
         if_exists: Literal["error", "resume"] = "error", objective: Objective | None = None,
         extra_fingerprint: dict[str, Any] | None = None,
+        pruner: SuccessiveHalving | None = None,
     ) -> Experiment:
         """Create an experiment, or resume the one of that name.
 
@@ -87,6 +92,9 @@ class Experiment:
                 provided its identity settings match.
             objective: what the strategy maximises (default: the evaluator's first).
             extra_fingerprint: further settings that define the run (e.g. the dataset).
+            pruner: stops trials early on the values their evaluator reports (e.g. each
+                epoch's validation accuracy); a stopped trial is recorded as ``PRUNED``
+                with ``values["epochs"]``, the last step it reported.
         """
         check_int("Experiment", "seed", seed, 0)
         if if_exists not in ("error", "resume"):
@@ -104,8 +112,10 @@ class Experiment:
             "objective": objective.to_json(),
             "seed": seed, **(extra_fingerprint or {}),
         }
+        if pruner is not None:  # absent when unused, so older runs resume unchanged
+            fingerprint["pruner"] = pruner.config()
         experiment_id, resumed = open_experiment(db, name, fingerprint, if_exists)
-        exp = cls(name, space, strategy, evaluator, db, experiment_id, seed, objective)
+        exp = cls(name, space, strategy, evaluator, db, experiment_id, seed, objective, pruner)
         if resumed:
             exp._replay()
         return exp
@@ -157,7 +167,10 @@ class Experiment:
         running: dict[int, tuple[FrozenTrial, Architecture]] = {}
         retries: list[Architecture] = []
         attempts: dict[str, int] = {}
-        backend.start(self.space, self.evaluator, self._report)
+        if self.pruner is not None:
+            backend.start(self.space, self.evaluator, self._report, pruning=True)
+        else:
+            backend.start(self.space, self.evaluator, self._report)
         try:
             while True:
                 while (len(running) < backend.capacity
@@ -190,8 +203,10 @@ class Experiment:
         finally:
             backend.close()
 
-    def _report(self, trial_id: int, step: int, value: float) -> None:
+    def _report(self, trial_id: int, step: int, value: float) -> bool:
+        """Store an intermediate value; whether the pruner stops its trial there."""
         self.store.report(trial_id, step, value)
+        return self.pruner is not None and self.pruner.should_prune(step, value)
 
     def n_finished(self) -> int:
         """How many trials have finished (complete, pruned or failed)."""
@@ -220,6 +235,10 @@ class Experiment:
 
     def _record(self, trial: FrozenTrial, outcome: Outcome) -> FrozenTrial:
         """Store how a trial ended; a result the objective cannot score is a failure."""
+        if outcome.state is TrialState.PRUNED:
+            steps = self.store.trial(trial.id).intermediate
+            values = {"epochs": float(max(steps))} if steps else {}
+            return self._finish(trial, outcome.state, values, outcome.error)
         if outcome.state is not TrialState.COMPLETE:
             return self._finish(trial, outcome.state, {}, outcome.error)
         values = outcome.values

@@ -27,6 +27,7 @@ from archsearch.evaluators import (
 )
 from archsearch.experiment import Experiment
 from archsearch.objectives import MnasReward, MultiObjective
+from archsearch.pruners import SuccessiveHalving, create_pruner
 from archsearch.spaces import SearchSpace
 from archsearch.strategies import (
     ProxyScorer,
@@ -44,6 +45,7 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "strategy": "evolution", "population_size": 10, "sample_size": 3, "name": "search",
     "evaluator": "train", "objective": None, "minimize": False, "mnas_target": None,
     "mnas_latency": None, "mnas_constraint": "soft", "latency_table": None, "preset": None,
+    "prune": None,
 }
 # Where and how trials run: may change when a search is resumed.
 RUN_DEFAULTS: dict[str, Any] = {"backend": "inline", "workers": None, "ray_address": None,
@@ -115,6 +117,12 @@ def add_parser(commands: Any) -> None:
     o.add_argument("--latency-table", metavar="PATH",
                    help="also predict latency_ms_predicted from this latency table "
                    "(see benchmarks/latency_table.py)")
+    p.add_argument("--prune", metavar="asha[:min_resource=R][:eta=E]",
+                   help="stop trials early by asynchronous successive halving over the "
+                   "epochs they report: at epochs R, R*E, R*E^2, ... a trial goes on only if "
+                   "its validation accuracy is in the best 1/E so far at that epoch "
+                   "(defaults R=1, E=3); stopped trials are recorded as pruned with the "
+                   "epochs they got (inline or pool backend)")
     r = p.add_argument_group("where trials run")
     r.add_argument("--backend", choices=("inline", "pool", "ray"),
                    help="inline: one trial at a time in this process (default); pool: --workers "
@@ -158,12 +166,14 @@ def run(args: argparse.Namespace) -> int:
     _common.set_threads(cfg)
     check_final_epochs(cfg)
     backend = _backend(cfg)
+    pruner = _pruner(cfg, backend)
     parts = _parts(cfg)  # bad settings fail here, before anything is written
     store = _common.open_run_store(run_dir, STORE, cfg["name"], args.resume)
     space, strategy, evaluator, extra = parts
     exp = Experiment.create(cfg["name"], space, strategy, evaluator, store=store,
                             seed=cfg["seed"], if_exists="resume" if args.resume else "error",
-                            objective=strategy.objective, extra_fingerprint=extra)
+                            objective=strategy.objective, extra_fingerprint=extra,
+                            pruner=pruner)
     _common.write_json(run_dir / CONFIG, cfg)
     _run_with_progress(exp, cfg, backend)
     code = _finish(exp, run_dir)
@@ -303,6 +313,16 @@ def _backend(cfg: dict[str, Any]) -> Backend:
         return RayBackend(workers, address=cfg["ray_address"], threads=cfg["threads"] or 1,
                           trial_timeout=limit)
     raise InvalidParameterError(f"--backend must be inline, pool or ray. Got {name!r}.")
+
+
+def _pruner(cfg: dict[str, Any], backend: Backend) -> SuccessiveHalving | None:
+    """The pruner --prune names (None without it), refused where trials cannot be stopped."""
+    if not cfg["prune"]:
+        return None
+    if not backend.supports_pruning:
+        raise InvalidParameterError(f"--prune needs --backend inline or pool; the "
+                                    f"{backend.name} backend cannot stop trials early.")
+    return create_pruner(cfg["prune"])
 
 
 def _run_with_progress(exp: Experiment, cfg: dict[str, Any], backend: Backend) -> None:
