@@ -122,7 +122,9 @@ def add_parser(commands: Any) -> None:
                    "epochs they report: at epochs R, R*E, R*E^2, ... a trial goes on only if "
                    "its validation accuracy is in the best 1/E so far at that epoch "
                    "(defaults R=1, E=3); stopped trials are recorded as pruned with the "
-                   "epochs they got (inline or pool backend)")
+                   "epochs they got (inline or pool backend). With a table whose objective "
+                   "is METRIC_<N>ep, its fewer-epoch columns (e.g. 12 of 200 in NB201) are "
+                   "the fidelities: asha:min_resource=12")
     r = p.add_argument_group("where trials run")
     r.add_argument("--backend", choices=("inline", "pool", "ray"),
                    help="inline: one trial at a time in this process (default); pool: --workers "
