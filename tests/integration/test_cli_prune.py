@@ -34,3 +34,17 @@ def test_bad_pruner_settings_fail_before_anything_is_written(tmp_path):
               check=False)
     assert out.returncode == 1 and "--prune needs --backend inline or pool" in out.stderr
     assert not run_dir.exists()
+
+
+def test_a_table_search_spends_its_budget_of_epochs_exactly(tmp_path, nb201_table):
+    run_dir = str(tmp_path / "run")
+    cli("search", "--evaluator", f"table:{nb201_table}", "--space", "nb201", "--objective",
+        "cifar10_val_acc_200ep", "--strategy", "random", "--prune", "asha:min_resource=12",
+        "--budget-epochs", "2000", "--run-dir", run_dir)
+    trials = json.loads(cli("show", run_dir, "--json").stdout)["trials"]
+    paid = sum(200 if t["state"] == "complete" else t["values"]["epochs"] for t in trials)
+    assert 2000 - 200 < paid <= 2000 and any(t["state"] == "pruned" for t in trials)
+    out = cli("search", "--evaluator", f"table:{nb201_table}", "--space", "nb201",
+              "--objective", "params_m", "--budget-epochs", "100",
+              "--run-dir", str(tmp_path / "bad"), check=False)
+    assert out.returncode == 1 and "--budget-epochs needs an evaluator" in out.stderr

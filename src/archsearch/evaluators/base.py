@@ -58,6 +58,10 @@ class Evaluator(ABC):
     def evaluate(self, arch: Architecture, ctx: TrialContext) -> dict[str, float]:
         """Score ``arch``; raise TrialFailed for a recorded failure."""
 
+    def max_epochs(self) -> int | None:
+        """Epochs one full evaluation pays for (None: not measured in epochs)."""
+        return None
+
     def config(self) -> dict[str, Any]:
         """Settings that define the evaluation (part of an experiment's identity)."""
         return {"name": self.name}

@@ -78,7 +78,7 @@ class PartialTraining(Evaluator):
         def on_epoch(epoch: int, loss: float) -> None:
             metrics["val_loss"], metrics["val_accuracy"] = evaluate_model(model, x_val, y_val)
             ctx.report(epoch, metrics["val_accuracy"])
-            if ctx.should_prune():
+            if ctx.should_prune() and epoch < self.train.n_epochs:  # the last one is paid
                 raise TrialPruned(f"stopped after epoch {epoch} of {self.train.n_epochs} "
                                   f"(val_accuracy {metrics['val_accuracy']:.4f})")
 
@@ -92,6 +92,9 @@ class PartialTraining(Evaluator):
         if self.measure_latency:
             metrics["latency_ms"] = measure_latency_ms(model, self.task.input_shape)
         return metrics
+
+    def max_epochs(self) -> int:
+        return self.train.n_epochs
 
     def config(self) -> dict[str, Any]:
         task = self.task

@@ -83,6 +83,11 @@ class TabularLookup(Evaluator):
                  and int(m.group(2)) <= most]
         return sorted(pairs)
 
+    def max_epochs(self) -> int | None:
+        """The objective's epochs, when its column is named ``<metric>_<N>ep``."""
+        found = _EPOCHS.match(self.objective)
+        return None if found is None else int(found.group(2))
+
     def evaluate(self, arch: Architecture, ctx: TrialContext) -> dict[str, float]:
         try:
             row = self._table.lookup(arch)

@@ -85,3 +85,43 @@ def test_an_experiment_without_a_pruner_resumes_without_one(evaluator, tmp_path)
 def test_ray_refuses_to_prune_and_names_the_alternatives(evaluator):
     with pytest.raises(IncompatibleError, match="inline or pool backend"):
         _experiment(evaluator).run(n_trials=1, backend=RayBackend(workers=1))
+
+
+def _paid(trials):
+    return sum(N_EPOCHS if t.state is TrialState.COMPLETE else int(t.values["epochs"])
+               for t in trials)
+
+
+@pytest.mark.parametrize("backend", [InlineBackend(), PoolBackend(2, threads=1)],
+                         ids=["inline", "pool"])
+def test_a_budget_of_epochs_is_never_exceeded_and_left_unused_only_if_too_small(
+        evaluator, backend, tmp_path):
+    store = str(tmp_path / "runs.db")
+    exp = _experiment(evaluator, store)
+    exp.run(max_epochs=15, backend=backend)
+    spent = exp.epochs_spent()
+    n_trials = len(exp.trials())
+    assert spent == _paid(exp.trials()) and 15 - N_EPOCHS < spent <= 15
+    exp.store.close()
+    again = _experiment(evaluator, store)  # a resumed run counts what was paid before
+    again.run(max_epochs=spent + 1)
+    assert len(again.trials()) == n_trials
+    again.run(max_epochs=25)
+    assert 25 - N_EPOCHS < again.epochs_spent() == _paid(again.trials()) <= 25
+
+
+def test_a_budget_of_epochs_needs_an_evaluator_counted_in_epochs(nb201_table):
+    exp = Experiment.create("t", archsearch.create_space("nb201"),
+                            archsearch.create_strategy("random"),
+                            archsearch.TabularLookup(nb201_table, "params_m"), store=":memory:")
+    with pytest.raises(IncompatibleError, match="budget of epochs"):
+        exp.run(max_epochs=100)
+
+
+def test_partial_training_stops_when_told_but_never_after_its_last_epoch(evaluator):
+    evaluator.setup(SPACE)
+    arch = SPACE.parse("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|avg_pool_3x3~2|")
+    with pytest.raises(archsearch.TrialPruned, match=f"stopped after epoch 1 of {N_EPOCHS}"):
+        evaluator.evaluate(arch, archsearch.TrialContext(0, 0, lambda step, v: True, True))
+    told = archsearch.TrialContext(0, 0, lambda step, v: step == N_EPOCHS, True)
+    assert "val_accuracy" in evaluator.evaluate(arch, told)  # nothing left to save
