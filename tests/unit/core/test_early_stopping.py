@@ -125,3 +125,19 @@ def test_partial_training_stops_when_told_but_never_after_its_last_epoch(evaluat
         evaluator.evaluate(arch, archsearch.TrialContext(0, 0, lambda step, v: True, True))
     told = archsearch.TrialContext(0, 0, lambda step, v: step == N_EPOCHS, True)
     assert "val_accuracy" in evaluator.evaluate(arch, told)  # nothing left to save
+
+
+def test_pool_workers_that_wait_for_decisions_still_record_every_fault():
+    from archsearch.testing import FaultInjector
+
+    exp = Experiment.create("faults", SPACE, archsearch.create_strategy("random"),
+                            FaultInjector({1: "kill", 3: "error"}, delay=0.05), store=":memory:",
+                            pruner=SuccessiveHalving(1, 2))
+    exp.run(n_trials=6, backend=PoolBackend(2, threads=1), max_retries=0)
+    trials = {t.number: t for t in exp.trials()}
+    assert len(trials) == 6 and all(t.state.finished for t in trials.values())
+    assert trials[1].error == "worker process died (killed by SIGKILL)"
+    assert trials[3].error == "RuntimeError('injected error in trial 3')"
+    assert sum(t.state is TrialState.COMPLETE for t in trials.values()) == 4
+    assert all(dict(t.intermediate) == {0: t.values["score"]} for t in trials.values()
+               if t.state is TrialState.COMPLETE)
