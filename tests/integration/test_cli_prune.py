@@ -48,3 +48,14 @@ def test_a_table_search_spends_its_budget_of_epochs_exactly(tmp_path, nb201_tabl
               "--objective", "params_m", "--budget-epochs", "100",
               "--run-dir", str(tmp_path / "bad"), check=False)
     assert out.returncode == 1 and "--budget-epochs needs an evaluator" in out.stderr
+
+
+def test_a_run_directory_from_before_pruning_resumes(tmp_path):
+    run_dir = tmp_path / "run"
+    cli("search", *FAST, "--epochs", "1", "--budget", "1", "--run-dir", str(run_dir))
+    config = json.loads((run_dir / "config.json").read_text())
+    for key in ("prune", "budget_epochs"):  # written by newer versions only
+        del config[key]
+    (run_dir / "config.json").write_text(json.dumps(config))
+    cli("search", "--resume", "--run-dir", str(run_dir), "--budget", "2")
+    assert len(json.loads(cli("show", str(run_dir), "--json").stdout)["trials"]) == 2
