@@ -25,6 +25,7 @@ from archsearch.errors import (
 from archsearch.evaluators import Evaluator, PartialTraining, TabularLookup, TrialContext
 from archsearch.experiment import Experiment
 from archsearch.objectives import MnasReward, MultiObjective, pareto_front
+from archsearch.pruners import SuccessiveHalving, create_pruner
 from archsearch.spaces import SearchSpace, create_space, list_spaces
 from archsearch.storage import MemoryStore, SQLiteStore, Store
 from archsearch.strategies import Strategy, create_strategy, list_strategies
@@ -38,9 +39,9 @@ __all__ = [
     "Evaluator", "Experiment", "ExperimentExistsError", "FingerprintMismatchError",
     "FrozenTrial", "IncompatibleError", "InvalidArchitectureError", "InvalidParameterError",
     "MemoryStore", "MnasReward", "MultiObjective", "Objective", "PartialTraining", "SQLiteStore",
-    "Store", "SearchSpace", "StoreError", "Strategy", "TabularLookup",
+    "Store", "SearchSpace", "StoreError", "Strategy", "SuccessiveHalving", "TabularLookup",
     "Task", "TrainConfig", "TrialContext", "TrialFailed", "TrialPruned", "TrialState",
-    "UnknownNameError", "create_space", "create_strategy", "list_datasets", "list_spaces",
+    "UnknownNameError", "create_pruner", "create_space", "create_strategy", "list_datasets", "list_spaces",
     "list_strategies", "load_checkpoint", "load_model", "load_task", "pareto_front",
     "save_checkpoint",
     "__version__",

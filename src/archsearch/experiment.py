@@ -18,9 +18,10 @@ from archsearch._utils.seeding import rng_for, torch_seed_for
 from archsearch._utils.validation import check_float, check_int
 from archsearch.backends.base import Backend, Job, Outcome
 from archsearch.backends.inline import InlineBackend
-from archsearch.errors import FingerprintMismatchError, InvalidParameterError
+from archsearch.errors import FingerprintMismatchError, IncompatibleError, InvalidParameterError
 from archsearch.evaluators.base import Evaluator
 from archsearch.objectives import MultiObjective, pareto_front
+from archsearch.pruners import SuccessiveHalving
 from archsearch.spaces.base import SearchSpace
 from archsearch.storage import Store, open_store
 from archsearch.strategies.base import Strategy
@@ -54,7 +55,7 @@ class Experiment:
 
     def __init__(self, name: str, space: SearchSpace, strategy: Strategy,
                  evaluator: Evaluator, store: Store, experiment_id: int, seed: int,
-                 objective: Objective) -> None:
+                 objective: Objective, pruner: SuccessiveHalving | None = None) -> None:
         self.name = name
         self.space = space
         self.strategy = strategy
@@ -67,6 +68,9 @@ class Experiment:
         trials = store.trials(experiment_id)
         self._seen = {t.key for t in trials if t.state is not TrialState.INTERRUPTED}
         self._n_finished = sum(t.state.finished for t in trials)
+        self.pruner = pruner
+        if pruner is not None:
+            pruner.setup(evaluator.objectives[0].direction, trials)
 
     # --- creation and resume ------------------------------------------------------
     @classmethod
@@ -75,6 +79,7 @@ class Experiment:
         store: str | Store = "runs.db", seed: int = 0,
         if_exists: Literal["error", "resume"] = "error", objective: Objective | None = None,
         extra_fingerprint: dict[str, Any] | None = None,
+        pruner: SuccessiveHalving | None = None,
     ) -> Experiment:
         """Create an experiment, or resume the one of that name.
 
@@ -87,6 +92,9 @@ class Experiment:
                 provided its identity settings match.
             objective: what the strategy maximises (default: the evaluator's first).
             extra_fingerprint: further settings that define the run (e.g. the dataset).
+            pruner: stops trials early on the values their evaluator reports (e.g. each
+                epoch's validation accuracy); a stopped trial is recorded as ``PRUNED``
+                with ``values["epochs"]``, the last step it reported.
         """
         check_int("Experiment", "seed", seed, 0)
         if if_exists not in ("error", "resume"):
@@ -104,8 +112,10 @@ class Experiment:
             "objective": objective.to_json(),
             "seed": seed, **(extra_fingerprint or {}),
         }
+        if pruner is not None:  # absent when unused, so older runs resume unchanged
+            fingerprint["pruner"] = pruner.config()
         experiment_id, resumed = open_experiment(db, name, fingerprint, if_exists)
-        exp = cls(name, space, strategy, evaluator, db, experiment_id, seed, objective)
+        exp = cls(name, space, strategy, evaluator, db, experiment_id, seed, objective, pruner)
         if resumed:
             exp._replay()
         return exp
@@ -129,7 +139,7 @@ class Experiment:
         self, n_trials: int | None = None, *, timeout: float | None = None,
         catch: tuple[type[BaseException], ...] = (Exception,),
         callbacks: Sequence[Callback] = (), backend: Backend | None = None,
-        max_retries: int = 2,
+        max_retries: int = 2, max_epochs: int | None = None,
     ) -> None:
         """Run trials until ``n_trials`` have finished in total, or ``timeout`` seconds pass.
 
@@ -144,24 +154,35 @@ class Experiment:
                 strategy is asked again as each one ends.
             max_retries: how many times an architecture whose worker died (a lost trial)
                 is tried again, each time as a new trial.
+            max_epochs: the training epochs all trials may spend together, earlier runs
+                included (see :meth:`epochs_spent`). A trial starts only if it would fit
+                even trained in full beside those running, so the total is never exceeded.
         """
         if n_trials is not None:
             check_int("Experiment.run", "n_trials", n_trials, 1)
         if timeout is not None:
             check_float("Experiment.run", "timeout", timeout, 0.0, low_open=True)
         check_int("Experiment.run", "max_retries", max_retries, 0)
+        full = self._full_epochs(max_epochs)
         if n_trials is not None and self.n_finished() >= n_trials:
             return  # nothing to run: no workers to start
+        spent = self.epochs_spent() if max_epochs is not None else 0
+        if max_epochs is not None and spent + full > max_epochs:
+            return
         backend = backend if backend is not None else InlineBackend()
         start = time.monotonic()
         running: dict[int, tuple[FrozenTrial, Architecture]] = {}
         retries: list[Architecture] = []
         attempts: dict[str, int] = {}
-        backend.start(self.space, self.evaluator, self._report)
+        if self.pruner is not None:
+            backend.start(self.space, self.evaluator, self._report, pruning=True)
+        else:
+            backend.start(self.space, self.evaluator, self._report)
         try:
             while True:
                 while (len(running) < backend.capacity
                        and (n_trials is None or self.n_finished() + len(running) < n_trials)
+                       and (max_epochs is None or spent + full * (len(running) + 1) <= max_epochs)
                        and (timeout is None or time.monotonic() - start < timeout)):
                     arch = retries.pop(0) if retries else self._ask()
                     trial = self.store.start_trial(self.experiment_id, arch)
@@ -174,6 +195,7 @@ class Experiment:
                 for outcome in backend.poll(timeout=1.0):
                     trial, arch = running.pop(outcome.trial_id)
                     finished = self._record(trial, outcome)
+                    spent += self._epochs_of(finished)
                     if outcome.lost and attempts.get(arch.key, 0) < max_retries:
                         attempts[arch.key] = attempts.get(arch.key, 0) + 1
                         retries.append(arch)
@@ -190,8 +212,39 @@ class Experiment:
         finally:
             backend.close()
 
-    def _report(self, trial_id: int, step: int, value: float) -> None:
+    def _full_epochs(self, max_epochs: int | None) -> int:
+        """Epochs one full trial costs, checked when a budget of epochs is given."""
+        if max_epochs is None:
+            return 0
+        check_int("Experiment.run", "max_epochs", max_epochs, 1)
+        full = self.evaluator.max_epochs()
+        if full is None:
+            raise IncompatibleError(
+                f"A budget of epochs needs an evaluator that trains for a known number of "
+                f"epochs (train, or a table whose objective is METRIC_<N>ep); "
+                f"{self.evaluator.name!r} is not. Use a budget of trials instead.")
+        return full
+
+    def _epochs_of(self, trial: FrozenTrial) -> int:
+        """Epochs ``trial`` cost: all of them if complete, else those it reported."""
+        if trial.state is TrialState.COMPLETE:
+            return self.evaluator.max_epochs() or 0
+        if "epochs" in trial.values:
+            return int(trial.values["epochs"])
+        return max(trial.intermediate, default=0)
+
+    def epochs_spent(self) -> int:
+        """Training epochs the experiment's trials have cost so far (what the user paid).
+
+        A complete trial costs the evaluator's full epochs, a pruned one the epochs it got,
+        a failed or interrupted one the last epoch it reported.
+        """
+        return sum(self._epochs_of(t) for t in self.trials() if t.state is not TrialState.RUNNING)
+
+    def _report(self, trial_id: int, step: int, value: float) -> bool:
+        """Store an intermediate value; whether the pruner stops its trial there."""
         self.store.report(trial_id, step, value)
+        return self.pruner is not None and self.pruner.should_prune(step, value)
 
     def n_finished(self) -> int:
         """How many trials have finished (complete, pruned or failed)."""
@@ -220,6 +273,10 @@ class Experiment:
 
     def _record(self, trial: FrozenTrial, outcome: Outcome) -> FrozenTrial:
         """Store how a trial ended; a result the objective cannot score is a failure."""
+        if outcome.state is TrialState.PRUNED:
+            steps = self.store.trial(trial.id).intermediate
+            values = {"epochs": float(max(steps))} if steps else {}
+            return self._finish(trial, outcome.state, values, outcome.error)
         if outcome.state is not TrialState.COMPLETE:
             return self._finish(trial, outcome.state, {}, outcome.error)
         values = outcome.values

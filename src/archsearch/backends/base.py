@@ -22,8 +22,9 @@ from archsearch.types import Architecture, TrialState
 
 __all__ = ["Backend", "Job", "Outcome", "ReportFn", "describe_exit", "run_job"]
 
-ReportFn = Callable[[int, int, float], None]
-"""``report(trial_id, step, value)``: the driver stores an intermediate value."""
+ReportFn = Callable[[int, int, float], bool]
+"""``report(trial_id, step, value)``: the driver stores an intermediate value and answers
+whether the trial should stop there (its pruner's decision)."""
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,13 @@ class Outcome:
 
 
 def run_job(evaluator: Evaluator, job: Job,
-            reporter: Callable[[int, float], None] = lambda step, value: None) -> Outcome:
+            reporter: Callable[[int, float], bool | None] = lambda step, value: None,
+            pruning: bool = False) -> Outcome:
     """Evaluate ``job`` and classify how it ended (what every backend's worker runs).
 
     KeyboardInterrupt and SystemExit propagate; every other exception is a failed trial.
     """
-    ctx = TrialContext(job.number, job.seed, reporter=reporter)
+    ctx = TrialContext(job.number, job.seed, reporter=reporter, pruning=pruning)
     start = time.perf_counter()
     try:
         values = evaluator.evaluate(job.arch, ctx)
@@ -100,13 +102,17 @@ class Backend(ABC):
 
     name: str = ""
     capacity: int = 1
+    supports_pruning: bool = True
 
     @abstractmethod
-    def start(self, space: SearchSpace, evaluator: Evaluator, report: ReportFn) -> None:
+    def start(self, space: SearchSpace, evaluator: Evaluator, report: ReportFn,
+              pruning: bool = False) -> None:
         """Get ready to evaluate architectures of ``space`` with ``evaluator``.
 
         ``report(trial_id, step, value)`` is called (in the driver, from :meth:`poll`) with
-        each intermediate value of a running trial, before its outcome comes back.
+        each intermediate value of a running trial, before its outcome comes back. With
+        ``pruning``, its answer reaches the evaluation as ``ctx.should_prune()`` before the
+        evaluation goes on.
         """
 
     @abstractmethod

@@ -40,13 +40,14 @@ class InlineBackend(Backend):
         self.trial_timeout = trial_timeout
         self._queue: list[Job] = []
 
-    def start(self, space: SearchSpace, evaluator: Evaluator, report: ReportFn) -> None:
+    def start(self, space: SearchSpace, evaluator: Evaluator, report: ReportFn,
+              pruning: bool = False) -> None:
         if self.trial_timeout is not None and (
                 not hasattr(signal, "setitimer")
                 or threading.current_thread() is not threading.main_thread()):
             raise InvalidParameterError("A trial time limit inline needs the main thread of a "
                                         "Unix process; use the pool backend elsewhere.")
-        self.evaluator, self.report = evaluator, report
+        self.evaluator, self.report, self.pruning = evaluator, report, pruning
         self._queue = []
 
     def submit(self, job: Job) -> None:
@@ -57,11 +58,11 @@ class InlineBackend(Backend):
             return []
         job = self._queue.pop(0)
 
-        def reporter(step: int, value: float) -> None:
-            self.report(job.trial_id, step, value)
+        def reporter(step: int, value: float) -> bool:
+            return self.report(job.trial_id, step, value)
 
         if self.trial_timeout is None:
-            return [run_job(self.evaluator, job, reporter)]
+            return [run_job(self.evaluator, job, reporter, self.pruning)]
         limit = self.trial_timeout
 
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -70,7 +71,7 @@ class InlineBackend(Backend):
         previous = signal.signal(signal.SIGALRM, stop)
         signal.setitimer(signal.ITIMER_REAL, limit)
         try:
-            outcome = run_job(self.evaluator, job, reporter)
+            outcome = run_job(self.evaluator, job, reporter, self.pruning)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)

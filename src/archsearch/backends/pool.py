@@ -5,6 +5,9 @@ dies (SIGKILL, the out-of-memory killer) takes nothing else with it: the driver 
 process end, records the trial as lost, and starts a new worker in its place. A trial
 over its time limit is stopped by killing its worker the same way. Workers exit when the
 driver goes away (their pipe closes) and ignore Ctrl-C, which the driver handles.
+
+With pruning, a worker waits after each report for the driver's decision on its pipe; if
+the driver is gone, the wait ends with the pipe and the worker exits.
 """
 
 from __future__ import annotations
@@ -73,10 +76,12 @@ class PoolBackend(Backend):
         s = "" if self.threads == 1 else "s"
         return f"pool of {self.capacity} workers ({self.threads} torch thread{s} each)"
 
-    def start(self, space: SearchSpace, evaluator: Evaluator, report: ReportFn) -> None:
+    def start(self, space: SearchSpace, evaluator: Evaluator, report: ReportFn,
+              pruning: bool = False) -> None:
         self.close()
         self._ctx = mp.get_context("spawn")
-        self._payload = (space, evaluator, self.threads, os.getpid())
+        self._payload = (space, evaluator, self.threads, os.getpid(), pruning)
+        self.pruning = pruning
         self.report = report
         self._workers = [self._spawn() for _ in range(self.capacity)]
 
@@ -144,7 +149,9 @@ class PoolBackend(Backend):
                 elif kind == "start":
                     worker.started = time.monotonic()
                 elif kind == "report":
-                    self.report(*message)
+                    decision = self.report(*message)
+                    if self.pruning:
+                        worker.conn.send(bool(decision))
                 else:
                     outcome: Outcome = message[0]
                     return outcome
@@ -185,7 +192,7 @@ class PoolBackend(Backend):
 
 
 def _worker_main(conn: Connection, space: SearchSpace, evaluator: Evaluator, threads: int,
-                 parent: int) -> None:
+                 parent: int, pruning: bool = False) -> None:
     """A worker: evaluate jobs from the pipe until it closes or says None."""
     import torch
 
@@ -204,12 +211,18 @@ def _worker_main(conn: Connection, space: SearchSpace, evaluator: Evaluator, thr
         if job is None:
             return
 
-        def reporter(step: int, value: float, trial_id: int = job.trial_id) -> None:
+        def reporter(step: int, value: float, trial_id: int = job.trial_id) -> bool:
             conn.send(("report", trial_id, step, value))
+            if not pruning:
+                return False
+            try:
+                return bool(conn.recv())  # the driver's decision
+            except (EOFError, OSError):
+                os._exit(0)  # the driver is gone: nobody is left to record the trial
 
         try:
             conn.send(("start", job.trial_id))
-            outcome = run_job(evaluator, job, reporter)
+            outcome = run_job(evaluator, job, reporter, pruning)
             outcome.exception = None  # stays here: it may not pickle
             conn.send(("done", outcome))
         except (BrokenPipeError, OSError):

@@ -17,7 +17,7 @@ from typing import Any
 from archsearch._utils.imports import require
 from archsearch._utils.validation import check_float, check_int
 from archsearch.backends.base import Backend, Job, Outcome, ReportFn, run_job
-from archsearch.errors import BackendError
+from archsearch.errors import BackendError, IncompatibleError
 from archsearch.evaluators.base import Evaluator
 from archsearch.spaces.base import SearchSpace
 from archsearch.types import TrialState
@@ -83,6 +83,7 @@ class RayBackend(Backend):
     """
 
     name = "ray"
+    supports_pruning = False  # a task's reports reach the driver only when it ends
 
     def __init__(self, workers: int | None = None, address: str | None = None,
                  threads: int = 1, trial_timeout: float | None = None,
@@ -104,7 +105,12 @@ class RayBackend(Backend):
             return f"ray (the cluster at {self.address})"
         return f"ray (a local cluster of {self.workers or os.cpu_count()} CPUs)"
 
-    def start(self, space: SearchSpace, evaluator: Evaluator, report: ReportFn) -> None:
+    def start(self, space: SearchSpace, evaluator: Evaluator, report: ReportFn,
+              pruning: bool = False) -> None:
+        if pruning:
+            raise IncompatibleError("The ray backend cannot stop trials early (a task's "
+                                    "reports arrive when it ends); prune with the inline or "
+                                    "pool backend.")
         if self.address:
             _use_token_if_present()  # read when Ray is imported
         ray = require("ray", "ray")

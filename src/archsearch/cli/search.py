@@ -27,6 +27,7 @@ from archsearch.evaluators import (
 )
 from archsearch.experiment import Experiment
 from archsearch.objectives import MnasReward, MultiObjective
+from archsearch.pruners import SuccessiveHalving, create_pruner
 from archsearch.spaces import SearchSpace
 from archsearch.strategies import (
     ProxyScorer,
@@ -44,10 +45,12 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "strategy": "evolution", "population_size": 10, "sample_size": 3, "name": "search",
     "evaluator": "train", "objective": None, "minimize": False, "mnas_target": None,
     "mnas_latency": None, "mnas_constraint": "soft", "latency_table": None, "preset": None,
+    "prune": None,
 }
 # Where and how trials run: may change when a search is resumed.
 RUN_DEFAULTS: dict[str, Any] = {"backend": "inline", "workers": None, "ray_address": None,
-                                "trial_timeout": None, "max_retries": 2, "final_epochs": None}
+                                "trial_timeout": None, "max_retries": 2, "final_epochs": None,
+                                "budget_epochs": None}
 
 # Named recipes of the literature: settings a user may still override one by one.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -73,6 +76,11 @@ def add_parser(commands: Any) -> None:
                    "search may not")
     p.add_argument("--budget", type=int, help="total finished trials wanted (default: 20)")
     p.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
+    p.add_argument("--budget-epochs", type=int, metavar="N",
+                   help="total training epochs all trials may spend (a pruned trial counts "
+                   "the epochs it got, a complete one all of them); a trial starts only if "
+                   "it fits in full, so N is never exceeded. Without --budget, trials are "
+                   "not counted")
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="a named recipe: nas-rl (REINFORCE controller over a layer-by-layer "
                    "chain space) or nasnet (REINFORCE controller over DARTS normal and "
@@ -115,6 +123,14 @@ def add_parser(commands: Any) -> None:
     o.add_argument("--latency-table", metavar="PATH",
                    help="also predict latency_ms_predicted from this latency table "
                    "(see benchmarks/latency_table.py)")
+    p.add_argument("--prune", metavar="asha[:min_resource=R][:eta=E]",
+                   help="stop trials early by asynchronous successive halving over the "
+                   "epochs they report: at epochs R, R*E, R*E^2, ... a trial goes on only if "
+                   "its validation accuracy is in the best 1/E so far at that epoch "
+                   "(defaults R=1, E=3); stopped trials are recorded as pruned with the "
+                   "epochs they got (inline or pool backend). With a table whose objective "
+                   "is METRIC_<N>ep, its fewer-epoch columns (e.g. 12 of 200 in NB201) are "
+                   "the fidelities: asha:min_resource=12")
     r = p.add_argument_group("where trials run")
     r.add_argument("--backend", choices=("inline", "pool", "ray"),
                    help="inline: one trial at a time in this process (default); pool: --workers "
@@ -153,17 +169,22 @@ def run(args: argparse.Namespace) -> int:
                                          "timeout": None, **preset})
     if preset.get("space_args") and args.space_args:  # the user's settings refine the preset's
         cfg["space_args"] = {**preset["space_args"], **_common.space_args(args.space_args)}
-    if cfg["budget"] is None and cfg["timeout"] is None:
+    if cfg["budget_epochs"] is not None and args.budget is None:
+        cfg["budget"] = None  # the epochs are the budget
+    if cfg["budget"] is None and cfg["timeout"] is None and cfg["budget_epochs"] is None:
         cfg["budget"] = 20
     _common.set_threads(cfg)
     check_final_epochs(cfg)
     backend = _backend(cfg)
+    pruner = _pruner(cfg, backend)
     parts = _parts(cfg)  # bad settings fail here, before anything is written
+    _check_budget_epochs(cfg, parts[2])
     store = _common.open_run_store(run_dir, STORE, cfg["name"], args.resume)
     space, strategy, evaluator, extra = parts
     exp = Experiment.create(cfg["name"], space, strategy, evaluator, store=store,
                             seed=cfg["seed"], if_exists="resume" if args.resume else "error",
-                            objective=strategy.objective, extra_fingerprint=extra)
+                            objective=strategy.objective, extra_fingerprint=extra,
+                            pruner=pruner)
     _common.write_json(run_dir / CONFIG, cfg)
     _run_with_progress(exp, cfg, backend)
     code = _finish(exp, run_dir)
@@ -305,6 +326,28 @@ def _backend(cfg: dict[str, Any]) -> Backend:
     raise InvalidParameterError(f"--backend must be inline, pool or ray. Got {name!r}.")
 
 
+def _check_budget_epochs(cfg: dict[str, Any], evaluator: Evaluator) -> None:
+    n = cfg["budget_epochs"]
+    if n is None:
+        return
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InvalidParameterError(f"--budget-epochs must be an int >= 1. Got {n!r}.")
+    if evaluator.max_epochs() is None:
+        raise InvalidParameterError("--budget-epochs needs an evaluator that trains for a "
+                                    "known number of epochs: train, or a table whose "
+                                    "--objective is METRIC_<N>ep. Use --budget instead.")
+
+
+def _pruner(cfg: dict[str, Any], backend: Backend) -> SuccessiveHalving | None:
+    """The pruner --prune names (None without it), refused where trials cannot be stopped."""
+    if not cfg["prune"]:
+        return None
+    if not backend.supports_pruning:
+        raise InvalidParameterError(f"--prune needs --backend inline or pool; the "
+                                    f"{backend.name} backend cannot stop trials early.")
+    return create_pruner(cfg["prune"])
+
+
 def _run_with_progress(exp: Experiment, cfg: dict[str, Any], backend: Backend) -> None:
     budget, timeout = cfg["budget"], cfg["timeout"]
     done = exp.n_finished()
@@ -326,7 +369,7 @@ def _run_with_progress(exp: Experiment, cfg: dict[str, Any], backend: Backend) -
         if backend.name != "inline":
             print(f"running trials on {backend.describe()}", file=sys.stderr)
         exp.run(budget, timeout=timeout, callbacks=[on_trial], backend=backend,
-                max_retries=cfg["max_retries"])
+                max_retries=cfg["max_retries"], max_epochs=cfg["budget_epochs"])
     finally:
         bar.close()
 

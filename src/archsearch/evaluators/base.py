@@ -20,20 +20,28 @@ class TrialContext:
     Args:
         number: the trial number within its experiment.
         seed: the seed for this trial's randomness (derived from the experiment seed).
-        reporter: stores an intermediate value at once (e.g. accuracy after an epoch).
+        reporter: stores an intermediate value at once (e.g. accuracy after an epoch) and
+            answers whether the search wants the trial stopped there.
+        pruning: whether the search may stop trials early (it has a pruner), so an
+            evaluator with cheap low fidelities reports them first.
     """
 
     number: int
     seed: int
-    reporter: Callable[[int, float], None] = field(default=lambda step, value: None)
+    reporter: Callable[[int, float], bool | None] = field(default=lambda step, value: None)
+    pruning: bool = False
+    _prune: bool = field(default=False, repr=False)
 
     def report(self, step: int, value: float) -> None:
         """Record an intermediate value; it is stored immediately."""
-        self.reporter(step, value)
+        self._prune = bool(self.reporter(step, value))
 
     def should_prune(self) -> bool:
-        """Whether the search wants this trial stopped early (no pruner yet: never)."""
-        return False
+        """Whether the search wants this trial stopped after its last report.
+
+        When it does, the evaluator raises :class:`~archsearch.errors.TrialPruned`.
+        """
+        return self._prune
 
 
 class Evaluator(ABC):
@@ -49,6 +57,10 @@ class Evaluator(ABC):
     @abstractmethod
     def evaluate(self, arch: Architecture, ctx: TrialContext) -> dict[str, float]:
         """Score ``arch``; raise TrialFailed for a recorded failure."""
+
+    def max_epochs(self) -> int | None:
+        """Epochs one full evaluation pays for (None: not measured in epochs)."""
+        return None
 
     def config(self) -> dict[str, Any]:
         """Settings that define the evaluation (part of an experiment's identity)."""

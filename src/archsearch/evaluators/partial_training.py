@@ -11,6 +11,7 @@ import torch
 from archsearch._utils.seeding import torch_generator
 from archsearch.data.augment import Augment
 from archsearch.data.task import Task
+from archsearch.errors import TrialPruned
 from archsearch.evaluators.base import Evaluator, TrialContext
 from archsearch.evaluators.cost import count_flops, count_params, measure_latency_ms
 from archsearch.training import TrainConfig, evaluate_model, resolve_device, train_model
@@ -25,7 +26,8 @@ class PartialTraining(Evaluator):
     Metrics: ``val_accuracy`` (fraction), ``val_loss``, ``train_loss``, ``params``,
     ``flops`` (one forward at batch 1), ``train_seconds``, and with ``measure_latency``
     ``latency_ms`` (median forward time at batch 1 on the evaluation device). Deterministic under the trial
-    seed on the CPU. A loss that stops being finite fails the trial.
+    seed on the CPU. A loss that stops being finite fails the trial. After each epoch it
+    reports ``val_accuracy`` and stops (``TrialPruned``) when the search's pruner says so.
 
     Args:
         task: the data.
@@ -76,6 +78,9 @@ class PartialTraining(Evaluator):
         def on_epoch(epoch: int, loss: float) -> None:
             metrics["val_loss"], metrics["val_accuracy"] = evaluate_model(model, x_val, y_val)
             ctx.report(epoch, metrics["val_accuracy"])
+            if ctx.should_prune() and epoch < self.train.n_epochs:  # the last one is paid
+                raise TrialPruned(f"stopped after epoch {epoch} of {self.train.n_epochs} "
+                                  f"(val_accuracy {metrics['val_accuracy']:.4f})")
 
         start = time.perf_counter()
         history = train_model(
@@ -87,6 +92,9 @@ class PartialTraining(Evaluator):
         if self.measure_latency:
             metrics["latency_ms"] = measure_latency_ms(model, self.task.input_shape)
         return metrics
+
+    def max_epochs(self) -> int:
+        return self.train.n_epochs
 
     def config(self) -> dict[str, Any]:
         task = self.task
