@@ -25,7 +25,7 @@ from archsearch.errors import (
 from archsearch.evaluators import Evaluator, PartialTraining, TabularLookup, TrialContext
 from archsearch.experiment import Experiment
 from archsearch.objectives import MnasReward, MultiObjective, pareto_front
-from archsearch.pruners import SuccessiveHalving, create_pruner
+from archsearch.pruners import Hyperband, Pruner, SuccessiveHalving, create_pruner
 from archsearch.spaces import SearchSpace, create_space, list_spaces
 from archsearch.storage import MemoryStore, SQLiteStore, Store
 from archsearch.strategies import Strategy, create_strategy, list_strategies
@@ -37,8 +37,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Architecture", "ArchSearchError", "BackendError", "CheckpointError", "DatasetError", "Decision",
     "Evaluator", "Experiment", "ExperimentExistsError", "FingerprintMismatchError",
-    "FrozenTrial", "IncompatibleError", "InvalidArchitectureError", "InvalidParameterError",
-    "MemoryStore", "MnasReward", "MultiObjective", "Objective", "PartialTraining", "SQLiteStore",
+    "FrozenTrial", "Hyperband", "IncompatibleError", "InvalidArchitectureError", "InvalidParameterError",
+    "MemoryStore", "MnasReward", "MultiObjective", "Objective", "PartialTraining", "Pruner", "SQLiteStore",
     "Store", "SearchSpace", "StoreError", "Strategy", "SuccessiveHalving", "TabularLookup",
     "Task", "TrainConfig", "TrialContext", "TrialFailed", "TrialPruned", "TrialState",
     "UnknownNameError", "create_pruner", "create_space", "create_strategy", "list_datasets", "list_spaces",

@@ -21,7 +21,7 @@ from archsearch.backends.inline import InlineBackend
 from archsearch.errors import FingerprintMismatchError, IncompatibleError, InvalidParameterError
 from archsearch.evaluators.base import Evaluator
 from archsearch.objectives import MultiObjective, pareto_front
-from archsearch.pruners import SuccessiveHalving
+from archsearch.pruners import Pruner
 from archsearch.spaces.base import SearchSpace
 from archsearch.storage import Store, open_store
 from archsearch.strategies.base import Strategy
@@ -55,7 +55,7 @@ class Experiment:
 
     def __init__(self, name: str, space: SearchSpace, strategy: Strategy,
                  evaluator: Evaluator, store: Store, experiment_id: int, seed: int,
-                 objective: Objective, pruner: SuccessiveHalving | None = None) -> None:
+                 objective: Objective, pruner: Pruner | None = None) -> None:
         self.name = name
         self.space = space
         self.strategy = strategy
@@ -69,8 +69,9 @@ class Experiment:
         self._seen = {t.key for t in trials if t.state is not TrialState.INTERRUPTED}
         self._n_finished = sum(t.state.finished for t in trials)
         self.pruner = pruner
+        self._numbers = {t.id: t.number for t in trials}
         if pruner is not None:
-            pruner.setup(evaluator.objectives[0].direction, trials)
+            pruner.setup(evaluator.objectives[0].direction, trials, evaluator.max_epochs())
 
     # --- creation and resume ------------------------------------------------------
     @classmethod
@@ -79,7 +80,7 @@ class Experiment:
         store: str | Store = "runs.db", seed: int = 0,
         if_exists: Literal["error", "resume"] = "error", objective: Objective | None = None,
         extra_fingerprint: dict[str, Any] | None = None,
-        pruner: SuccessiveHalving | None = None,
+        pruner: Pruner | None = None,
     ) -> Experiment:
         """Create an experiment, or resume the one of that name.
 
@@ -186,6 +187,7 @@ class Experiment:
                        and (timeout is None or time.monotonic() - start < timeout)):
                     arch = retries.pop(0) if retries else self._ask()
                     trial = self.store.start_trial(self.experiment_id, arch)
+                    self._numbers[trial.id] = trial.number
                     self._seen.add(arch.key)
                     running[trial.id] = (trial, arch)
                     backend.submit(Job(trial.id, trial.number, arch,
@@ -195,7 +197,7 @@ class Experiment:
                 for outcome in backend.poll(timeout=1.0):
                     trial, arch = running.pop(outcome.trial_id)
                     finished = self._record(trial, outcome)
-                    spent += self._epochs_of(finished)
+                    spent += self.epochs_of(finished)
                     if outcome.lost and attempts.get(arch.key, 0) < max_retries:
                         attempts[arch.key] = attempts.get(arch.key, 0) + 1
                         retries.append(arch)
@@ -225,7 +227,7 @@ class Experiment:
                 f"{self.evaluator.name!r} is not. Use a budget of trials instead.")
         return full
 
-    def _epochs_of(self, trial: FrozenTrial) -> int:
+    def epochs_of(self, trial: FrozenTrial) -> int:
         """Epochs ``trial`` cost: all of them if complete, else those it reported."""
         if trial.state is TrialState.COMPLETE:
             return self.evaluator.max_epochs() or 0
@@ -239,12 +241,13 @@ class Experiment:
         A complete trial costs the evaluator's full epochs, a pruned one the epochs it got,
         a failed or interrupted one the last epoch it reported.
         """
-        return sum(self._epochs_of(t) for t in self.trials() if t.state is not TrialState.RUNNING)
+        return sum(self.epochs_of(t) for t in self.trials() if t.state is not TrialState.RUNNING)
 
     def _report(self, trial_id: int, step: int, value: float) -> bool:
         """Store an intermediate value; whether the pruner stops its trial there."""
         self.store.report(trial_id, step, value)
-        return self.pruner is not None and self.pruner.should_prune(step, value)
+        return (self.pruner is not None
+                and self.pruner.should_prune(step, value, self._numbers[trial_id]))
 
     def n_finished(self) -> int:
         """How many trials have finished (complete, pruned or failed)."""

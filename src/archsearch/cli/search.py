@@ -27,7 +27,7 @@ from archsearch.evaluators import (
 )
 from archsearch.experiment import Experiment
 from archsearch.objectives import MnasReward, MultiObjective
-from archsearch.pruners import SuccessiveHalving, create_pruner
+from archsearch.pruners import Pruner, create_pruner
 from archsearch.spaces import SearchSpace
 from archsearch.strategies import (
     ProxyScorer,
@@ -123,14 +123,15 @@ def add_parser(commands: Any) -> None:
     o.add_argument("--latency-table", metavar="PATH",
                    help="also predict latency_ms_predicted from this latency table "
                    "(see benchmarks/latency_table.py)")
-    p.add_argument("--prune", metavar="asha[:min_resource=R][:eta=E]",
+    p.add_argument("--prune", metavar="asha|hyperband[:min_resource=R][:eta=E]",
                    help="stop trials early by asynchronous successive halving over the "
                    "epochs they report: at epochs R, R*E, R*E^2, ... a trial goes on only if "
                    "its validation accuracy is in the best 1/E so far at that epoch "
-                   "(defaults R=1, E=3); stopped trials are recorded as pruned with the "
-                   "epochs they got (inline or pool backend). With a table whose objective "
-                   "is METRIC_<N>ep, its fewer-epoch columns (e.g. 12 of 200 in NB201) are "
-                   "the fidelities: asha:min_resource=12")
+                   "(defaults R=1, E=3); hyperband hedges over brackets whose first rung is "
+                   "R, R*E, ... up to the full epochs. Stopped trials are recorded as pruned "
+                   "with the epochs they got (inline or pool backend). With a table whose "
+                   "objective is METRIC_<N>ep, its fewer-epoch columns (e.g. 12 of 200 in "
+                   "NB201) are the fidelities: asha:min_resource=12")
     r = p.add_argument_group("where trials run")
     r.add_argument("--backend", choices=("inline", "pool", "ray"),
                    help="inline: one trial at a time in this process (default); pool: --workers "
@@ -338,7 +339,7 @@ def _check_budget_epochs(cfg: dict[str, Any], evaluator: Evaluator) -> None:
                                     "--objective is METRIC_<N>ep. Use --budget instead.")
 
 
-def _pruner(cfg: dict[str, Any], backend: Backend) -> SuccessiveHalving | None:
+def _pruner(cfg: dict[str, Any], backend: Backend) -> Pruner | None:
     """The pruner --prune names (None without it), refused where trials cannot be stopped."""
     if not cfg["prune"]:
         return None

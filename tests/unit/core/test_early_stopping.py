@@ -7,6 +7,7 @@ import archsearch
 from archsearch import (
     Experiment,
     FingerprintMismatchError,
+    Hyperband,
     IncompatibleError,
     PartialTraining,
     SuccessiveHalving,
@@ -57,6 +58,21 @@ def test_the_pruner_stops_trials_and_records_their_epochs(evaluator, backend):
     # every rung decision is one the rung history supports
     assert sum(len(v) for v in exp.pruner.rungs().values()) == sum(
         sum(exp.pruner.is_rung(s) for s in t.intermediate) for t in trials)
+
+
+def test_hyperband_stops_each_trial_only_at_a_rung_of_its_bracket(evaluator):
+    exp = _experiment(evaluator, pruner=Hyperband(min_resource=1, eta=2), name="hb")
+    exp.run(n_trials=10)
+    trials = exp.trials()
+    pruner = exp.pruner
+    assert [b.min_resource for b in pruner.brackets] == [1, 2, 4]  # max_resource: 4 epochs
+    for trial in trials:
+        bracket = pruner.brackets[pruner.bracket_of(trial.number)]
+        if trial.state is TrialState.PRUNED:
+            assert bracket.is_rung(int(trial.values["epochs"])) and bracket.min_resource < 4
+        else:
+            assert trial.state is TrialState.COMPLETE
+    assert any(t.state is TrialState.PRUNED for t in trials)
 
 
 def test_resume_keeps_the_rung_history(evaluator, tmp_path):

@@ -1,8 +1,16 @@
-"""Successive halving: rungs, the top-1/eta rule in both directions, and history from trials."""
+"""Successive halving and Hyperband: rungs, the top-1/eta rule in both directions, brackets,
+and history from trials."""
 
+import numpy as np
 import pytest
 
-from archsearch import InvalidParameterError, SuccessiveHalving
+from archsearch import (
+    Hyperband,
+    IncompatibleError,
+    InvalidParameterError,
+    SuccessiveHalving,
+    create_pruner,
+)
 from archsearch.types import FrozenTrial, TrialState
 
 
@@ -53,3 +61,66 @@ def test_history_is_read_from_finished_trials_only():
 def test_bad_settings_are_refused_at_setup(kwargs):
     with pytest.raises(InvalidParameterError, match="SuccessiveHalving"):
         SuccessiveHalving(**kwargs).setup("maximize")
+
+
+def test_hyperband_brackets_follow_the_paper_and_share_trials_in_its_proportions():
+    pruner = Hyperband(min_resource=1, eta=3)
+    pruner.setup("maximize", max_resource=27)
+    assert [b.min_resource for b in pruner.brackets] == [1, 3, 9, 27]
+    # Hyperband's n_i = ceil((s_max + 1) / (s + 1) * eta^s) for s = 3, 2, 1, 0
+    assert pruner.weights == [27, 12, 6, 4]
+    counts = np.bincount([pruner.bracket_of(n) for n in range(49 * 3)], minlength=4)
+    assert counts.tolist() == [81, 36, 18, 12]
+    # interleaved: no bracket waits for a whole cycle of the others
+    first = [pruner.bracket_of(n) for n in range(12)]
+    assert set(first) == {0, 1, 2, 3}
+    # a max_resource between powers of eta: the last bracket's first rung is below it
+    pruner.setup("maximize", max_resource=20)
+    assert [b.min_resource for b in pruner.brackets] == [1, 3, 9]
+
+
+def test_hyperband_trials_compete_only_within_their_bracket():
+    pruner = Hyperband(min_resource=1, eta=2)
+    pruner.setup("maximize", max_resource=4)
+    by_bracket = {}
+    for n in range(20):
+        by_bracket.setdefault(pruner.bracket_of(n), []).append(n)
+    aggressive, patient = by_bracket[0][:2], by_bracket[1][:2]
+    assert pruner.should_prune(1, 0.9, aggressive[0]) is False
+    assert pruner.should_prune(1, 0.5, aggressive[1]) is True  # below 0.9 at rung 1
+    # the patient bracket has no rung at step 1, and its rung 2 has not seen the others
+    assert pruner.should_prune(1, 0.1, patient[0]) is False
+    assert pruner.should_prune(2, 0.1, patient[0]) is False  # first value of its rung 2
+    assert pruner.should_prune(2, 0.05, patient[1]) is True
+    assert pruner.brackets[0].rungs() == {1: [0.9, 0.5]}
+    assert pruner.brackets[1].rungs() == {2: [0.1, 0.05]}
+
+
+def test_hyperband_reads_each_trials_history_into_its_own_bracket():
+    pruner = Hyperband(min_resource=1, eta=2, max_resource=4)
+    pruner.setup("maximize")
+    trials = [_trial(n, TrialState.COMPLETE, {1: 0.1 * n, 2: 0.1 * n, 4: 0.1 * n})
+              for n in range(8)]
+    again = Hyperband(min_resource=1, eta=2, max_resource=4)
+    again.setup("maximize", trials)
+    for k, bracket in enumerate(again.brackets):
+        mine = [t for t in trials if pruner.bracket_of(t.number) == k]
+        expected = {}
+        for t in mine:
+            for step, v in t.intermediate.items():
+                if bracket.is_rung(step):
+                    expected.setdefault(step, []).append(v)
+        assert bracket.rungs() == expected and mine
+
+
+def test_hyperband_needs_the_length_of_a_full_trial():
+    with pytest.raises(IncompatibleError, match="steps of a full trial"):
+        Hyperband().setup("maximize")
+    with pytest.raises(InvalidParameterError, match="exceeds the 4 epochs"):
+        Hyperband(min_resource=5).setup("maximize", max_resource=4)
+    with pytest.raises(InvalidParameterError, match="max_resource"):
+        create_pruner("hyperband:min_resource=3:max_resource=2")
+    assert create_pruner("hyperband:eta=2").config() == {
+        "name": "hyperband", "min_resource": 1, "max_resource": None, "eta": 2}
+    with pytest.raises(InvalidParameterError, match="takes min_resource, max_resource, eta"):
+        create_pruner("hyperband:brackets=2")
