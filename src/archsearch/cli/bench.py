@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from archsearch.benchmarks import compare_strategies, plot_curves, read_table, space_of
 from archsearch.benchmarks.build import BuildRecipe, build_table
+from archsearch.benchmarks.compare import split_spec
 from archsearch.benchmarks.quality import table_quality
 from archsearch.benchmarks.table import Table
 from archsearch.errors import InvalidParameterError
@@ -30,17 +31,24 @@ def add_parser(commands: Any) -> None:
                             description="Tabular benchmarks.")
     sub = p.add_subparsers(dest="bench_command", metavar="BENCH_COMMAND", required=True)
     c = sub.add_parser("compare", help="compare strategies on a table",
-                       description="Run each strategy for --seeds seeds of --budget queries on a "
-                       "table; print mean ± std of the report column of each run's pick.")
+                       description="Run each strategy for --seeds seeds of --budget queries (or "
+                       "--budget-epochs training epochs) on a table; print mean ± std of the "
+                       "report column of each run's pick.")
     c.add_argument("--table", required=True, help="the table (CSV, CSV.gz or Parquet)")
     c.add_argument("--space", help="the table's space (default: from its metadata)")
     c.add_argument("--objective", required=True, help="the column the strategies maximise")
     c.add_argument("--minimize", action="store_true", help="minimise the objective instead")
     c.add_argument("--report", help="the column reported for each run's pick (default: objective)")
     c.add_argument("--strategies", default="random,evolution",
-                   help="comma-separated strategies, each a name or NAME:KEY=VALUE[:KEY=VALUE] "
-                   "(e.g. random,reinforce:lr=0.01; default: random,evolution)")
-    c.add_argument("--budget", type=int, default=100, help="queries per run (default: 100)")
+                   help="comma-separated strategies, each a name or NAME:KEY=VALUE[:KEY=VALUE], "
+                   "optionally with @PRUNER to stop trials early on the table's fewer-epoch "
+                   "columns (e.g. random,reinforce:lr=0.01,evolution@asha:min_resource=12; "
+                   "default: random,evolution)")
+    budget = c.add_mutually_exclusive_group()
+    budget.add_argument("--budget", type=int, default=100, help="queries per run (default: 100)")
+    budget.add_argument("--budget-epochs", type=int, metavar="N",
+                        help="training epochs per run instead: a query of a METRIC_<K>ep "
+                        "objective costs K, a stopped trial the epochs it got")
     c.add_argument("--seeds", type=int, default=20, help="runs per strategy (default: 20)")
     c.add_argument("--mnas-target", type=float, metavar="T",
                    help="maximise the MnasNet reward ACC x (LAT/T)^w, ACC being --objective")
@@ -118,7 +126,7 @@ def run_compare(args: argparse.Namespace) -> int:
     if not names:
         raise InvalidParameterError("--strategies needs at least one strategy name.")
     for name in names:
-        parse_strategy_spec(name)  # unknown names fail before any work
+        parse_strategy_spec(split_spec(name)[0])  # unknown names fail before any work
     objective: str | Objective = args.objective
     if args.mnas_target is not None or args.mnas_latency is not None:
         if args.mnas_target is None or args.mnas_latency is None or args.minimize:
@@ -129,7 +137,10 @@ def run_compare(args: argparse.Namespace) -> int:
     table = read_table(args.table)
     space = space_of(table, args.space)
     scorer = _scorer(args, table, names)
-    result = compare_strategies(table, space, objective, names, budget=args.budget,
+    by_epochs = args.budget_epochs is not None
+    result = compare_strategies(table, space, objective, names,
+                                budget=args.budget_epochs if by_epochs else args.budget,
+                                unit="epochs" if by_epochs else "queries",
                                 seeds=args.seeds, report=args.report or args.objective,
                                 direction="minimize" if args.minimize else "maximize",
                                 scorer=scorer)
@@ -145,12 +156,17 @@ def run_compare(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
         return 0
     print(f"{result.report} of the architecture picked by {result.objective} after "
-          f"{result.budget} queries, {result.seeds} seeds (table optimum {result.optimum:.2f}):")
+          f"{result.budget} {result.unit}, {result.seeds} seeds (table optimum "
+          f"{result.optimum:.2f}):")
     width = max(12, *(len(n) for n in names))
+    show_trials = by_epochs or any("@" in n for n in names)
     for name in names:
         mean, std = result.final(name)
         meet = f"   {meets[name]}/{result.seeds} picks meet T" if meets[name] is not None else ""
-        print(f"  {name:<{width}} {mean:8.3f} ± {std:.3f}{meet}   ({result.seconds[name]:.1f} s)")
+        got = (f"   {np.mean(result.trials[name]):.1f} trials, "
+               f"{np.mean(result.pruned[name]):.1f} stopped" if show_trials else "")
+        print(f"  {name:<{width}} {mean:8.3f} ± {std:.3f}{meet}{got}   "
+              f"({result.seconds[name]:.1f} s)")
     if scorer is not None and len(scorer):
         per = scorer.seconds / len(scorer)
         for name, counts in result.proxy_evaluations.items():
@@ -165,7 +181,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
 def _scorer(args: argparse.Namespace, table: Table, specs: list[str]) -> ProxyScorer | None:
     """The proxy scorer the specs need (naswot, NAME:screen=K), on the table's data."""
-    parsed = [parse_strategy_spec(spec) for spec in specs]
+    parsed = [parse_strategy_spec(split_spec(spec)[0]) for spec in specs]
     wanted = {kwargs.get("proxy", "naswot") for name, kwargs in parsed
               if needs_scorer(name, kwargs)}
     if not wanted:
