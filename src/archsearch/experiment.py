@@ -24,6 +24,7 @@ from archsearch.objectives import MultiObjective, pareto_front
 from archsearch.pruners import Pruner
 from archsearch.spaces.base import SearchSpace
 from archsearch.storage import Store, open_store
+from archsearch.storage.base import DEAD_PROCESS
 from archsearch.strategies.base import Strategy
 from archsearch.types import Architecture, FrozenTrial, Objective, TrialState
 
@@ -70,6 +71,10 @@ class Experiment:
         self._n_finished = sum(t.state.finished for t in trials)
         self.pruner = pruner
         self._numbers = {t.id: t.number for t in trials}
+        self._max_seconds: float | None = None
+        self._seconds_done = 0.0
+        self._started: dict[int, float] = {}  # trial id -> start time, while running
+        self._out_of_time: set[int] = set()
         if pruner is not None:
             pruner.setup(evaluator.objectives[0].direction, trials, evaluator.max_epochs())
 
@@ -140,7 +145,7 @@ class Experiment:
         self, n_trials: int | None = None, *, timeout: float | None = None,
         catch: tuple[type[BaseException], ...] = (Exception,),
         callbacks: Sequence[Callback] = (), backend: Backend | None = None,
-        max_retries: int = 2, max_epochs: int | None = None,
+        max_retries: int = 2, max_epochs: int | None = None, max_seconds: float | None = None,
     ) -> None:
         """Run trials until ``n_trials`` have finished in total, or ``timeout`` seconds pass.
 
@@ -158,24 +163,37 @@ class Experiment:
             max_epochs: the training epochs all trials may spend together, earlier runs
                 included (see :meth:`epochs_spent`). A trial starts only if it would fit
                 even trained in full beside those running, so the total is never exceeded.
+            max_seconds: the evaluation seconds all trials may spend together, earlier runs
+                included (see :meth:`seconds_spent`; N trials running at once spend N
+                seconds a second). No trial starts once they are spent, and a running trial
+                stops at its next report (an epoch's end), recorded as pruned with the
+                epochs it got; so the total is exceeded by at most one report's worth per
+                running trial (a whole trial on a backend that cannot stop trials: ray).
         """
         if n_trials is not None:
             check_int("Experiment.run", "n_trials", n_trials, 1)
         if timeout is not None:
             check_float("Experiment.run", "timeout", timeout, 0.0, low_open=True)
         check_int("Experiment.run", "max_retries", max_retries, 0)
+        if max_seconds is not None:
+            check_float("Experiment.run", "max_seconds", max_seconds, 0.0, low_open=True)
         full = self._full_epochs(max_epochs)
         if n_trials is not None and self.n_finished() >= n_trials:
             return  # nothing to run: no workers to start
         spent = self.epochs_spent() if max_epochs is not None else 0
         if max_epochs is not None and spent + full > max_epochs:
             return
+        self._seconds_done = self.seconds_spent()
+        if max_seconds is not None and self._seconds_done >= max_seconds:
+            return
+        self._max_seconds = max_seconds
         backend = backend if backend is not None else InlineBackend()
         start = time.monotonic()
         running: dict[int, tuple[FrozenTrial, Architecture]] = {}
         retries: list[Architecture] = []
         attempts: dict[str, int] = {}
-        if self.pruner is not None:
+        stoppable = max_seconds is not None and backend.supports_pruning
+        if self.pruner is not None or stoppable:
             backend.start(self.space, self.evaluator, self._report, pruning=True)
         else:
             backend.start(self.space, self.evaluator, self._report)
@@ -184,10 +202,12 @@ class Experiment:
                 while (len(running) < backend.capacity
                        and (n_trials is None or self.n_finished() + len(running) < n_trials)
                        and (max_epochs is None or spent + full * (len(running) + 1) <= max_epochs)
+                       and (max_seconds is None or self._seconds_now() < max_seconds)
                        and (timeout is None or time.monotonic() - start < timeout)):
                     arch = retries.pop(0) if retries else self._ask()
                     trial = self.store.start_trial(self.experiment_id, arch)
                     self._numbers[trial.id] = trial.number
+                    self._started[trial.id] = time.time()
                     self._seen.add(arch.key)
                     running[trial.id] = (trial, arch)
                     backend.submit(Job(trial.id, trial.number, arch,
@@ -197,6 +217,8 @@ class Experiment:
                 for outcome in backend.poll(timeout=1.0):
                     trial, arch = running.pop(outcome.trial_id)
                     finished = self._record(trial, outcome)
+                    self._started.pop(trial.id, None)
+                    self._seconds_done += self.seconds_of(finished)
                     spent += self.epochs_of(finished)
                     if outcome.lost and attempts.get(arch.key, 0) < max_retries:
                         attempts[arch.key] = attempts.get(arch.key, 0) + 1
@@ -212,6 +234,8 @@ class Experiment:
                 self.store.finish_trial(trial.id, TrialState.INTERRUPTED, None, why)
             raise
         finally:
+            self._started.clear()
+            self._max_seconds = None
             backend.close()
 
     def _full_epochs(self, max_epochs: int | None) -> int:
@@ -243,11 +267,36 @@ class Experiment:
         """
         return sum(self.epochs_of(t) for t in self.trials() if t.state is not TrialState.RUNNING)
 
+    @staticmethod
+    def seconds_of(trial: FrozenTrial) -> float:
+        """Evaluation seconds ``trial`` cost: from its start to its end.
+
+        A trial whose process died counts nothing: when it stopped is not known.
+        """
+        if trial.error == DEAD_PROCESS:
+            return 0.0
+        return trial.duration_s or 0.0
+
+    def seconds_spent(self) -> float:
+        """Evaluation seconds the experiment's finished trials have cost (see :meth:`seconds_of`)."""
+        return sum(self.seconds_of(t) for t in self.trials() if t.state.finished
+                   or t.state is TrialState.INTERRUPTED)
+
+    def _seconds_now(self) -> float:
+        """Seconds spent by finished trials and, so far, by running ones."""
+        now = time.time()
+        return self._seconds_done + sum(now - t for t in self._started.values())
+
     def _report(self, trial_id: int, step: int, value: float) -> bool:
-        """Store an intermediate value; whether the pruner stops its trial there."""
+        """Store an intermediate value; whether its trial stops there (pruned or out of time)."""
         self.store.report(trial_id, step, value)
-        return (self.pruner is not None
-                and self.pruner.should_prune(step, value, self._numbers[trial_id]))
+        if self.pruner is not None and self.pruner.should_prune(step, value,
+                                                                self._numbers[trial_id]):
+            return True
+        if self._max_seconds is not None and self._seconds_now() >= self._max_seconds:
+            self._out_of_time.add(trial_id)
+            return True
+        return False
 
     def n_finished(self) -> int:
         """How many trials have finished (complete, pruned or failed)."""
@@ -279,7 +328,10 @@ class Experiment:
         if outcome.state is TrialState.PRUNED:
             steps = self.store.trial(trial.id).intermediate
             values = {"epochs": float(max(steps))} if steps else {}
-            return self._finish(trial, outcome.state, values, outcome.error)
+            error = outcome.error
+            if trial.id in self._out_of_time:
+                error = f"{error}: the budget of {self._max_seconds:g} seconds was spent"
+            return self._finish(trial, outcome.state, values, error)
         if outcome.state is not TrialState.COMPLETE:
             return self._finish(trial, outcome.state, {}, outcome.error)
         values = outcome.values

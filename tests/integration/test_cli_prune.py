@@ -28,12 +28,31 @@ def test_bad_pruner_settings_fail_before_anything_is_written(tmp_path):
     run_dir = tmp_path / "run"
     out = cli("search", *FAST, "--prune", "asha:eta=1", "--run-dir", str(run_dir), check=False)
     assert out.returncode == 1 and "'eta' parameter of SuccessiveHalving" in out.stderr
-    out = cli("search", *FAST, "--prune", "hyperband", "--run-dir", str(run_dir), check=False)
-    assert out.returncode == 1 and "Unknown pruner 'hyperband'" in out.stderr
+    out = cli("search", *FAST, "--prune", "median", "--run-dir", str(run_dir), check=False)
+    assert out.returncode == 1 and "Unknown pruner 'median'" in out.stderr
+    out = cli("search", *FAST, "--budget-seconds", "-1", "--run-dir", str(run_dir), check=False)
+    assert out.returncode == 1 and "--budget-seconds must be a number > 0" in out.stderr
     out = cli("search", *FAST, "--prune", "asha", "--backend", "ray", "--run-dir", str(run_dir),
               check=False)
     assert out.returncode == 1 and "--prune needs --backend inline or pool" in out.stderr
     assert not run_dir.exists()
+
+
+def test_hyperband_under_a_budget_of_seconds(tmp_path):
+    run_dir = str(tmp_path / "run")
+    # a trial of 30 epochs takes a second or two; the first of each bracket is never stopped
+    cli("search", *FAST, "--epochs", "30", "--prune", "hyperband:min_resource=10:eta=2",
+        "--budget-seconds", "6", "--run-dir", run_dir)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["budget"] is None and config["budget_seconds"] == 6
+    trials = json.loads(cli("show", run_dir, "--json").stdout)["trials"]
+    assert trials[0]["state"] == "complete"
+    last = trials[-1]
+    if last["state"] == "pruned":  # else the budget ran out in its last epoch: it completed
+        assert "the budget of 6 seconds was spent" in last["error"]
+        assert 0 < last["values"]["epochs"] < 30
+    spent = [t["duration_s"] for t in trials]
+    assert sum(spent[:-1]) < 6 <= sum(spent)  # none started after the budget was spent
 
 
 def test_a_table_search_spends_its_budget_of_epochs_exactly(tmp_path, nb201_table):
@@ -54,7 +73,7 @@ def test_a_run_directory_from_before_pruning_resumes(tmp_path):
     run_dir = tmp_path / "run"
     cli("search", *FAST, "--epochs", "1", "--budget", "1", "--run-dir", str(run_dir))
     config = json.loads((run_dir / "config.json").read_text())
-    for key in ("prune", "budget_epochs"):  # written by newer versions only
+    for key in ("prune", "budget_epochs", "budget_seconds"):  # written by newer versions only
         del config[key]
     (run_dir / "config.json").write_text(json.dumps(config))
     cli("search", "--resume", "--run-dir", str(run_dir), "--budget", "2")

@@ -207,6 +207,7 @@ SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "timeout": (*_NUMBER, *_NONE), "out": (*_TEXT, *_NONE), "backend": _TEXT,
     "workers": (int, *_NONE), "ray_address": (*_TEXT, *_NONE),
     "trial_timeout": (*_NUMBER, *_NONE), "max_retries": (int,), "final_epochs": (int, *_NONE),
+    "budget_epochs": (int, *_NONE), "budget_seconds": (*_NUMBER, *_NONE),
     "prune": (*_TEXT, *_NONE), "label_smoothing": _NUMBER, "drop_path": _NUMBER,
     "aux_weight": _NUMBER, "ema": _NUMBER,
 }

@@ -50,7 +50,7 @@ SEARCH_DEFAULTS: dict[str, Any] = {
 # Where and how trials run: may change when a search is resumed.
 RUN_DEFAULTS: dict[str, Any] = {"backend": "inline", "workers": None, "ray_address": None,
                                 "trial_timeout": None, "max_retries": 2, "final_epochs": None,
-                                "budget_epochs": None}
+                                "budget_epochs": None, "budget_seconds": None}
 
 # Named recipes of the literature: settings a user may still override one by one.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -81,6 +81,11 @@ def add_parser(commands: Any) -> None:
                    "the epochs it got, a complete one all of them); a trial starts only if "
                    "it fits in full, so N is never exceeded. Without --budget, trials are "
                    "not counted")
+    p.add_argument("--budget-seconds", type=float, metavar="S",
+                   help="total evaluation seconds all trials may spend (two trials running "
+                   "at once spend two seconds a second, earlier runs count): no trial starts "
+                   "once S are spent, and running ones stop at their next epoch's end, "
+                   "recorded as pruned. Without --budget, trials are not counted")
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="a named recipe: nas-rl (REINFORCE controller over a layer-by-layer "
                    "chain space) or nasnet (REINFORCE controller over DARTS normal and "
@@ -170,16 +175,17 @@ def run(args: argparse.Namespace) -> int:
                                          "timeout": None, **preset})
     if preset.get("space_args") and args.space_args:  # the user's settings refine the preset's
         cfg["space_args"] = {**preset["space_args"], **_common.space_args(args.space_args)}
-    if cfg["budget_epochs"] is not None and args.budget is None:
-        cfg["budget"] = None  # the epochs are the budget
-    if cfg["budget"] is None and cfg["timeout"] is None and cfg["budget_epochs"] is None:
+    budgets = ("budget_epochs", "budget_seconds")
+    if any(cfg[b] is not None for b in budgets) and args.budget is None:
+        cfg["budget"] = None  # the epochs or seconds are the budget
+    if cfg["budget"] is None and cfg["timeout"] is None and all(cfg[b] is None for b in budgets):
         cfg["budget"] = 20
     _common.set_threads(cfg)
     check_final_epochs(cfg)
     backend = _backend(cfg)
     pruner = _pruner(cfg, backend)
     parts = _parts(cfg)  # bad settings fail here, before anything is written
-    _check_budget_epochs(cfg, parts[2])
+    _check_budgets(cfg, parts[2])
     store = _common.open_run_store(run_dir, STORE, cfg["name"], args.resume)
     space, strategy, evaluator, extra = parts
     exp = Experiment.create(cfg["name"], space, strategy, evaluator, store=store,
@@ -327,8 +333,13 @@ def _backend(cfg: dict[str, Any]) -> Backend:
     raise InvalidParameterError(f"--backend must be inline, pool or ray. Got {name!r}.")
 
 
-def _check_budget_epochs(cfg: dict[str, Any], evaluator: Evaluator) -> None:
+def _check_budgets(cfg: dict[str, Any], evaluator: Evaluator) -> None:
+    """--budget-seconds is a positive number; --budget-epochs a positive int the evaluator counts."""
     n = cfg["budget_epochs"]
+    seconds = cfg["budget_seconds"]
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                or not seconds > 0):
+        raise InvalidParameterError(f"--budget-seconds must be a number > 0. Got {seconds!r}.")
     if n is None:
         return
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -370,7 +381,8 @@ def _run_with_progress(exp: Experiment, cfg: dict[str, Any], backend: Backend) -
         if backend.name != "inline":
             print(f"running trials on {backend.describe()}", file=sys.stderr)
         exp.run(budget, timeout=timeout, callbacks=[on_trial], backend=backend,
-                max_retries=cfg["max_retries"], max_epochs=cfg["budget_epochs"])
+                max_retries=cfg["max_retries"], max_epochs=cfg["budget_epochs"],
+                max_seconds=cfg["budget_seconds"])
     finally:
         bar.close()
 

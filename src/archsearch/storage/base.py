@@ -10,7 +10,10 @@ from typing import Any, Protocol
 from archsearch.errors import InvalidParameterError
 from archsearch.types import Architecture, FrozenTrial, TrialState
 
-__all__ = ["Store"]
+__all__ = ["DEAD_PROCESS", "Store"]
+
+#: The error of a trial found running when its experiment resumed: its process died.
+DEAD_PROCESS = "interrupted: the process running it stopped"
 
 
 class Store(Protocol):

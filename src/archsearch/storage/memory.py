@@ -15,7 +15,7 @@ from collections.abc import Container, Mapping
 from typing import Any
 
 from archsearch.errors import ExperimentExistsError, StoreError
-from archsearch.storage.base import check_experiment_state, encode_artifacts
+from archsearch.storage.base import DEAD_PROCESS, check_experiment_state, encode_artifacts
 from archsearch.types import Architecture, FrozenTrial, TrialState
 
 __all__ = ["MemoryStore"]
@@ -103,7 +103,7 @@ class MemoryStore:
         for i in self._by_experiment[experiment_id]:
             if self._trials[i].state is TrialState.RUNNING:
                 self.finish_trial(i, TrialState.INTERRUPTED, None,
-                                  "interrupted: the process running it stopped")
+                                  DEAD_PROCESS)
                 n += 1
         return n
 

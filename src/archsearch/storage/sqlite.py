@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from archsearch.errors import ExperimentExistsError, StoreError
-from archsearch.storage.base import check_experiment_state, encode_artifacts
+from archsearch.storage.base import DEAD_PROCESS, check_experiment_state, encode_artifacts
 from archsearch.types import Architecture, FrozenTrial, TrialState
 
 __all__ = ["SQLiteStore", "SCHEMA_VERSION"]
@@ -271,7 +271,7 @@ class SQLiteStore:
         with self._write() as conn:
             cur = conn.execute(
                 "UPDATE trials SET state=?, error=?, finished_at=? WHERE experiment_id=? AND state=?",
-                (TrialState.INTERRUPTED.value, "interrupted: the process running it stopped",
+                (TrialState.INTERRUPTED.value, DEAD_PROCESS,
                  time.time(), experiment_id, TrialState.RUNNING.value),
             )
             return cur.rowcount
