@@ -168,7 +168,7 @@ class Experiment:
                 seconds a second). No trial starts once they are spent, and a running trial
                 stops at its next report (an epoch's end), recorded as pruned with the
                 epochs it got; so the total is exceeded by at most one report's worth per
-                running trial (a whole trial on a backend that cannot stop trials: ray).
+                running trial (a whole trial on a backend that cannot stop trials).
         """
         if n_trials is not None:
             check_int("Experiment.run", "n_trials", n_trials, 1)

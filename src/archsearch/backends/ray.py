@@ -6,10 +6,15 @@ with ``ray start``. Each task takes one CPU (``threads`` torch threads) and is n
 retried by Ray itself: a task whose worker or node dies comes back as a lost trial, which
 the search records and retries. The space and evaluator (with its data) go to the object
 store once; each worker process keeps them between tasks.
+
+With pruning, a task's reports go to a small actor (no CPU of its own) and the task waits
+there for the driver's decision; the driver collects the reports as it polls, stores them,
+asks its pruner and answers. Without pruning, a task's reports come back when it ends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from typing import Any
@@ -17,7 +22,7 @@ from typing import Any
 from archsearch._utils.imports import require
 from archsearch._utils.validation import check_float, check_int
 from archsearch.backends.base import Backend, Job, Outcome, ReportFn, run_job
-from archsearch.errors import BackendError, IncompatibleError
+from archsearch.errors import BackendError
 from archsearch.evaluators.base import Evaluator
 from archsearch.spaces.base import SearchSpace
 from archsearch.types import TrialState
@@ -30,8 +35,49 @@ LOCAL_NODE_IP = "127.0.0.2"
 _payloads: dict[str, tuple[SearchSpace, Evaluator]] = {}  # per worker process
 
 
-def _evaluate(payload: list[Any], job: Job, threads: int) -> tuple[Outcome, list[tuple[int, float]]]:
-    """A Ray task: evaluate ``job``; the space and evaluator come from the object store once."""
+class _Decisions:
+    """A Ray actor where reports wait for the driver's decision (pruning only).
+
+    A task calls :meth:`report` and waits for its answer; the driver calls :meth:`take`
+    for the reports not yet seen and :meth:`answer` with whether each trial stops.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[tuple[int, int], asyncio.Future[bool]] = {}
+        self._new: list[tuple[int, int, float]] = []
+        self._arrived = asyncio.Event()
+
+    async def report(self, trial_id: int, step: int, value: float) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting[(trial_id, step)] = future
+        self._new.append((trial_id, step, value))
+        self._arrived.set()
+        return await future
+
+    async def take(self, timeout: float) -> list[tuple[int, int, float]]:
+        if not self._new:
+            try:
+                await asyncio.wait_for(self._arrived.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+        self._arrived.clear()
+        new, self._new = self._new, []
+        return new
+
+    async def answer(self, decisions: list[tuple[int, int, bool]]) -> None:
+        for trial_id, step, stop in decisions:
+            future = self._waiting.pop((trial_id, step), None)
+            if future is not None and not future.done():
+                future.set_result(stop)
+
+
+def _evaluate(payload: list[Any], job: Job, threads: int, decisions: Any = None
+              ) -> tuple[Outcome, list[tuple[int, float]]]:
+    """A Ray task: evaluate ``job``; the space and evaluator come from the object store once.
+
+    With ``decisions`` (the actor), each report waits for the driver's decision; else the
+    reports are returned with the outcome.
+    """
     import ray
     import torch
 
@@ -45,7 +91,13 @@ def _evaluate(payload: list[Any], job: Job, threads: int) -> tuple[Outcome, list
     _, evaluator = _payloads[key]
     torch.set_num_threads(threads)
     reports: list[tuple[int, float]] = []
-    outcome = run_job(evaluator, job, lambda step, value: reports.append((step, value)))
+    if decisions is None:
+        outcome = run_job(evaluator, job, lambda step, value: reports.append((step, value)))
+    else:
+        def decide(step: int, value: float) -> bool:
+            return bool(ray.get(decisions.report.remote(job.trial_id, step, value)))
+
+        outcome = run_job(evaluator, job, decide, pruning=True)
     outcome.exception = None  # it may not pickle
     return outcome, reports
 
@@ -83,7 +135,6 @@ class RayBackend(Backend):
     """
 
     name = "ray"
-    supports_pruning = False  # a task's reports reach the driver only when it ends
 
     def __init__(self, workers: int | None = None, address: str | None = None,
                  threads: int = 1, trial_timeout: float | None = None,
@@ -99,6 +150,7 @@ class RayBackend(Backend):
         self._owns = False
         self._running: dict[Any, tuple[Job, float]] = {}
         self._cancelled: set[Any] = set()
+        self._decisions: Any = None
 
     def describe(self) -> str:
         if self.address:
@@ -107,10 +159,6 @@ class RayBackend(Backend):
 
     def start(self, space: SearchSpace, evaluator: Evaluator, report: ReportFn,
               pruning: bool = False) -> None:
-        if pruning:
-            raise IncompatibleError("The ray backend cannot stop trials early (a task's "
-                                    "reports arrive when it ends); prune with the inline or "
-                                    "pool backend.")
         if self.address:
             _use_token_if_present()  # read when Ray is imported
         ray = require("ray", "ray")
@@ -138,10 +186,23 @@ class RayBackend(Backend):
         self._payload = [ray.put((space, evaluator))]
         self._task = ray.remote(num_cpus=1, max_retries=0)(_evaluate)
         self._running, self._cancelled = {}, set()
+        self._decisions = (ray.remote(num_cpus=0, max_restarts=0)(_Decisions).remote()
+                           if pruning else None)
 
     def submit(self, job: Job) -> None:
-        ref = self._task.remote(self._payload, job, self.threads)
+        ref = self._task.remote(self._payload, job, self.threads, self._decisions)
         self._running[ref] = (job, time.monotonic())
+
+    def _decide(self, wait: float) -> None:
+        """Store the reports waiting at the actor (up to ``wait`` s for one) and answer them."""
+        import ray
+
+        reports = ray.get(self._decisions.take.remote(wait))
+        running = {job.trial_id for job, _ in self._running.values()}
+        if reports:  # a report of a task that has died since is dropped
+            self._decisions.answer.remote([
+                (trial_id, step, trial_id in running and bool(self.report(trial_id, step, v)))
+                for trial_id, step, v in reports])
 
     def poll(self, timeout: float) -> list[Outcome]:
         import ray
@@ -152,7 +213,15 @@ class RayBackend(Backend):
             due = min(t for _, t in self._running.values()) + self.trial_timeout
             timeout = max(0.0, min(timeout, due - time.monotonic()))
         refs = list(self._running)
-        ready, _ = ray.wait(refs, num_returns=1, timeout=timeout)
+        if self._decisions is None:
+            ready, _ = ray.wait(refs, num_returns=1, timeout=timeout)
+        else:  # answer reports while waiting for a task to end
+            end = time.monotonic() + timeout
+            while True:
+                self._decide(min(0.05, max(0.0, end - time.monotonic())))
+                ready, _ = ray.wait(refs, num_returns=1, timeout=0)
+                if ready or time.monotonic() >= end:
+                    break
         if ready:
             ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
         outcomes = [self._collect(ref) for ref in ready]
@@ -195,6 +264,12 @@ class RayBackend(Backend):
             except Exception:  # noqa: BLE001 - the cluster may be gone already
                 pass
         self._running = {}
+        if self._decisions is not None:
+            try:
+                ray.kill(self._decisions)
+            except Exception:  # noqa: BLE001 - the cluster may be gone already
+                pass
+            self._decisions = None
         if self._owns and ray.is_initialized():
             ray.shutdown()
             self._owns = False

@@ -134,7 +134,7 @@ def add_parser(commands: Any) -> None:
                    "its validation accuracy is in the best 1/E so far at that epoch "
                    "(defaults R=1, E=3); hyperband hedges over brackets whose first rung is "
                    "R, R*E, ... up to the full epochs. Stopped trials are recorded as pruned "
-                   "with the epochs they got (inline or pool backend). With a table whose "
+                   "with the epochs they got. With a table whose "
                    "objective is METRIC_<N>ep, its fewer-epoch columns (e.g. 12 of 200 in "
                    "NB201) are the fidelities: asha:min_resource=12")
     r = p.add_argument_group("where trials run")
@@ -355,8 +355,8 @@ def _pruner(cfg: dict[str, Any], backend: Backend) -> Pruner | None:
     if not cfg["prune"]:
         return None
     if not backend.supports_pruning:
-        raise InvalidParameterError(f"--prune needs --backend inline or pool; the "
-                                    f"{backend.name} backend cannot stop trials early.")
+        raise InvalidParameterError(f"--prune needs a backend that can stop trials; the "
+                                    f"{backend.name} backend cannot.")
     return create_pruner(cfg["prune"])
 
 

@@ -98,9 +98,24 @@ def test_an_experiment_without_a_pruner_resumes_without_one(evaluator, tmp_path)
                       store=store, if_exists="resume")
 
 
-def test_ray_refuses_to_prune_and_names_the_alternatives(evaluator):
-    with pytest.raises(IncompatibleError, match="inline or pool backend"):
-        _experiment(evaluator).run(n_trials=1, backend=RayBackend(workers=1))
+def test_ray_tasks_wait_for_the_drivers_decisions():
+    pytest.importorskip("ray")
+    from archsearch.testing import FaultInjector
+
+    exp = Experiment.create("ray", SPACE, archsearch.create_strategy("random"),
+                            FaultInjector(delay=0.02, steps=4), store=":memory:",
+                            pruner=SuccessiveHalving(1, 2))
+    exp.run(n_trials=8, backend=RayBackend(workers=2))
+    trials = exp.trials()
+    pruned = [t for t in trials if t.state is TrialState.PRUNED]
+    assert len(trials) == 8 and pruned and len(pruned) < 8
+    for trial in trials:  # every report stored, the stopped ones stopped at a rung
+        epochs = int(trial.values["epochs"]) if trial in pruned else 4
+        assert sorted(trial.intermediate) == list(range(1, epochs + 1))
+        assert trial in pruned or trial.state is TrialState.COMPLETE
+    assert {int(t.values["epochs"]) for t in pruned} <= {1, 2}
+    assert sum(len(v) for v in exp.pruner.rungs().values()) == sum(
+        sum(exp.pruner.is_rung(s) for s in t.intermediate) for t in trials)
 
 
 def _paid(trials):
