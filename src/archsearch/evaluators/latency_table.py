@@ -170,12 +170,13 @@ class LatencyTable:
     def __init__(self, input_shape: Sequence[int], *, batch_size: int = 1, device: str = "cpu",
                  n_warmup: int = 3, n_repeat: int = 15) -> None:
         self.input_shape = tuple(int(s) for s in input_shape)
-        self.batch_size = check_int("LatencyTable", "batch_size", batch_size, 1)
+        self.batch_size = check_int("LatencyTable", "batch_size", batch_size, 1, 65_536)
         self.device = str(torch.device(device))
         self.device_name = describe_device(torch.device(device))
         self.torch_version = str(torch.__version__)
-        self.n_warmup = check_int("LatencyTable", "n_warmup", n_warmup, 0)
-        self.n_repeat = check_int("LatencyTable", "n_repeat", n_repeat, 1)
+        # bounded: a garbled file must not make one prediction time for hours
+        self.n_warmup = check_int("LatencyTable", "n_warmup", n_warmup, 0, 10_000)
+        self.n_repeat = check_int("LatencyTable", "n_repeat", n_repeat, 1, 10_000)
         self.entries: dict[str, float] = {}
         self.calibration = Calibration()
 
