@@ -1,13 +1,12 @@
-"""Early stopping by asynchronous successive halving against the same search without it.
+"""Early stopping (successive halving, Hyperband) against the same search without it.
 
 Partial training on Fashion-MNIST (``--image-size`` pixels, ``--n-train`` images, an NB201
 network of ``--channels`` channels and one cell per stage): for ``--seeds`` seeds, a search
 of trials of ``--epochs`` epochs spends a budget of ``--trials`` x ``--epochs`` training
-epochs, once with every trial trained in full and once with ``--prune`` (stopped trials
-count the epochs they got, so more trials fit; ``--prune`` may name several, e.g.
-``asha,hyperband``). Prints the best validation accuracy reached
-after several totals of epochs spent (mean ± std over seeds), then the trials a run got, how
-many were stopped, and its seconds.
+epochs under each of ``--prune`` (comma-separated pruners; ``none`` trains every trial in
+full; stopped trials count the epochs they got, so more trials fit). Prints the best
+validation accuracy reached after several totals of epochs spent (mean ± std over seeds),
+then the trials a run got, how many were stopped, and its seconds.
 
     python benchmarks/multi_fidelity.py [--seeds 3] [--trials 30] [--epochs 9] [--workers 2]
 """
@@ -81,8 +80,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1, help="runs side by side, 1 thread each")
     parser.add_argument("--strategy", default="evolution")
-    parser.add_argument("--prune", default="asha:min_resource=1:eta=3",
-                        help="comma-separated pruners, each compared with no pruning")
+    parser.add_argument("--prune", default="none,asha:min_resource=1:eta=3",
+                        help="comma-separated pruners, 'none' for the search without one")
     parser.add_argument("--report-at", default="30,60,90,135,180,270")
     args = parser.parse_args()
     budget = args.trials * args.epochs
@@ -92,7 +91,7 @@ def main() -> None:
           f"up to {args.epochs}, {args.seeds} seeds; best val_accuracy after E epochs spent")
     print(f"  {'search':<36}" + "".join(f"{f'E={q}':>16}" for q in at)
           + f"{'trials':>8}{'stopped':>9}{'seconds':>9}")
-    variants: list[str | None] = [None, *args.prune.split(",")]
+    variants = [None if p == "none" else p for p in args.prune.split(",")]
     jobs = [(seed, prune) for prune in variants for seed in range(args.seeds)]
     with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
         results = list(pool.map(one_run, [args] * len(jobs), *zip(*jobs)))
