@@ -48,8 +48,9 @@ def best_at(curve: list[tuple[int, float]], budget: int) -> float:
 
 
 def one_run(args: argparse.Namespace, seed: int, prune: str | None
-            ) -> tuple[list[tuple[int, float]], float, int, int]:
-    """One search: its curve, seconds, stopped trials and trials."""
+            ) -> tuple[list[tuple[int, float]], float, int, int, list[dict[int, float]]]:
+    """One search: its curve, seconds, stopped trials, trials, and the accuracy by epoch of
+    each complete trial."""
     torch.set_num_threads(1)
     task = load_task(args.dataset, data_dir=args.data_dir, image_size=args.image_size,
                      n_train=args.n_train, val_fraction=args.val_fraction)
@@ -63,7 +64,21 @@ def one_run(args: argparse.Namespace, seed: int, prune: str | None
     seconds = time.perf_counter() - start
     trials = exp.trials()
     return (spent_curve(trials, args.epochs), seconds,
-            sum(t.state is TrialState.PRUNED for t in trials), len(trials))
+            sum(t.state is TrialState.PRUNED for t in trials), len(trials),
+            [dict(t.intermediate) for t in trials if t.state is TrialState.COMPLETE])
+
+
+def rank_agreement(histories: list[dict[int, float]], n_epochs: int) -> str:
+    """Kendall tau of the accuracy after 1, 3, ... epochs with the final one, over trials."""
+    from scipy.stats import kendalltau
+
+    final = [h[n_epochs] for h in histories]
+    parts = [f"epoch {k}: {kendalltau([h[k] for h in histories], final).statistic:.2f}"
+             for k in sorted({1, 2, 3, n_epochs // 3, 2 * n_epochs // 3} - {0, n_epochs})]
+    spread = np.percentile(final, [50, 90, 100])
+    return (f"  trials trained in full ({len(final)}): Kendall tau with the final accuracy "
+            f"after {', '.join(parts)}; final accuracy median {spread[0]:.4f}, p90 "
+            f"{spread[1]:.4f}, max {spread[2]:.4f}")
 
 
 def main() -> None:
@@ -106,6 +121,9 @@ def main() -> None:
         label = f"{args.strategy} + {prune}" if prune else args.strategy
         print(f"  {label:<36}{cells}{np.mean([r[3] for r in runs]):8.1f}"
               f"{np.mean([r[2] for r in runs]):9.1f}{np.mean([r[1] for r in runs]):9.0f}")
+    if None in variants:  # why early stopping pays or not: do early epochs rank trials?
+        runs = [r for (_, p), r in zip(jobs, results) if p is None]
+        print(rank_agreement([h for r in runs for h in r[4]], args.epochs))
 
 
 if __name__ == "__main__":
