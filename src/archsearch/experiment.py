@@ -21,7 +21,7 @@ from archsearch.backends.inline import InlineBackend
 from archsearch.errors import FingerprintMismatchError, IncompatibleError, InvalidParameterError
 from archsearch.evaluators.base import Evaluator
 from archsearch.objectives import MultiObjective, pareto_front
-from archsearch.pruners import Pruner
+from archsearch.pruners import Pruner, check_pruner_fits
 from archsearch.spaces.base import SearchSpace
 from archsearch.storage import Store, open_store
 from archsearch.storage.base import DEAD_PROCESS
@@ -111,6 +111,9 @@ class Experiment:
         strategy.bind(evaluator)
         strategy.setup(space, objective, seed)
         evaluator.setup(space)
+        if pruner is not None:
+            check_pruner_fits(pruner, evaluator.objectives[0].direction,
+                              evaluator.report_steps(), evaluator.max_epochs())
         db = open_store(store)
         fingerprint = {
             "space": {"name": space.name, **space.config()},

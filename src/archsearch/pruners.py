@@ -17,13 +17,14 @@ from archsearch._utils.validation import check_int
 from archsearch.errors import IncompatibleError, InvalidParameterError
 from archsearch.types import FrozenTrial, TrialState
 
-__all__ = ["Hyperband", "Pruner", "SuccessiveHalving", "create_pruner"]
+__all__ = ["Hyperband", "Pruner", "SuccessiveHalving", "check_pruner_fits", "create_pruner"]
 
 
 class Pruner(ABC):
     """Decides, from the values a trial reports at its steps, whether it stops there."""
 
     name: str
+    min_resource: int
 
     def check(self) -> None:
         """Raise InvalidParameterError on a bad setting (before any trial runs)."""
@@ -39,6 +40,10 @@ class Pruner(ABC):
     @abstractmethod
     def should_prune(self, step: int, value: float, trial: int = 0) -> bool:
         """Record ``value``, reported by trial number ``trial`` at ``step``; whether it stops."""
+
+    @abstractmethod
+    def can_stop_at(self, step: int) -> bool:
+        """Whether some trial may be stopped at ``step`` (after :meth:`setup`)."""
 
     @abstractmethod
     def config(self) -> dict[str, Any]:
@@ -103,6 +108,9 @@ class SuccessiveHalving(Pruner):
         while rung < step:
             rung *= self.eta
         return rung == step
+
+    def can_stop_at(self, step: int) -> bool:
+        return self.is_rung(step)
 
     def rungs(self) -> dict[int, list[float]]:
         """The values reported at each rung so far (a copy)."""
@@ -196,9 +204,33 @@ class Hyperband(Pruner):
         """Record ``value`` in the bracket of ``trial``; whether it stops at ``step``."""
         return self.brackets[self.bracket_of(trial)].should_prune(step, value)
 
+    def can_stop_at(self, step: int) -> bool:
+        return any(bracket.is_rung(step) for bracket in self.brackets)
+
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "min_resource": self.min_resource,
                 "max_resource": self.max_resource, "eta": self.eta}
+
+
+def check_pruner_fits(pruner: Pruner, direction: Literal["maximize", "minimize"],
+                      steps: Sequence[int] | None, full: int | None) -> None:
+    """Raise IncompatibleError if ``pruner`` could never stop a trial reporting at ``steps``.
+
+    A table reports only at its fidelities (12 and 200 epochs in NB201): rungs at 1, 3, 9, ...
+    would miss them all and the pruner would silently do nothing.
+    """
+    pruner.setup(direction, (), full)
+    if steps is None or full is None:
+        return
+    early = sorted(s for s in steps if s < full)
+    if early and not any(pruner.can_stop_at(s) for s in early):
+        raise IncompatibleError(
+            f"The pruner {pruner.name} (min_resource={pruner.min_resource}) "
+            f"has no rung where trials report before their end (epochs {early}), so it would "
+            f"stop nothing; e.g. {pruner.name}:min_resource={early[0]}.")
+    if not early:
+        raise IncompatibleError(f"The pruner {pruner.name} can stop nothing: trials report "
+                                f"only at their end ({full} epochs).")
 
 
 def _interleave(weights: Sequence[int]) -> list[int]:

@@ -62,6 +62,10 @@ class Evaluator(ABC):
         """Epochs one full evaluation pays for (None: not measured in epochs)."""
         return None
 
+    def report_steps(self) -> list[int] | None:
+        """The steps at which an evaluation reports under a pruner (None: not known)."""
+        return None
+
     def config(self) -> dict[str, Any]:
         """Settings that define the evaluation (part of an experiment's identity)."""
         return {"name": self.name}

@@ -96,6 +96,9 @@ class PartialTraining(Evaluator):
     def max_epochs(self) -> int:
         return self.train.n_epochs
 
+    def report_steps(self) -> list[int]:
+        return list(range(1, self.train.n_epochs + 1))
+
     def config(self) -> dict[str, Any]:
         task = self.task
         return {

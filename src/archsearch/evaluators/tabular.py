@@ -88,6 +88,10 @@ class TabularLookup(Evaluator):
         found = _EPOCHS.match(self.objective)
         return None if found is None else int(found.group(2))
 
+    def report_steps(self) -> list[int] | None:
+        """The epochs of the objective's fidelity columns (None: not a METRIC_<N>ep objective)."""
+        return [epochs for epochs, _ in self.fidelities()] or None
+
     def evaluate(self, arch: Architecture, ctx: TrialContext) -> dict[str, float]:
         try:
             row = self._table.lookup(arch)

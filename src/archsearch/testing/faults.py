@@ -53,6 +53,9 @@ class FaultInjector(Evaluator):
     def max_epochs(self) -> int | None:
         return self.steps if self.steps > 1 else None
 
+    def report_steps(self) -> list[int] | None:
+        return list(range(1, self.steps + 1)) if self.steps > 1 else None
+
     def evaluate(self, arch: Architecture, ctx: TrialContext) -> dict[str, float]:
         action = self.actions.get(ctx.number)
         score = float(len(str(arch)))

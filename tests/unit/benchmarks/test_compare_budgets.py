@@ -8,7 +8,7 @@ import pytest
 import archsearch
 from archsearch.benchmarks import compare_strategies
 from archsearch.benchmarks.table import read_table, write_table
-from archsearch.errors import InvalidParameterError
+from archsearch.errors import IncompatibleError, InvalidParameterError
 from conftest import cli
 
 SPACE_ARGS = {"depth": 3, "filters": [4, 8], "kernel_sizes": [1, 3], "strides": [1],
@@ -69,6 +69,14 @@ def test_a_budget_of_epochs_needs_an_objective_in_epochs(fidelity_table):
     with pytest.raises(InvalidParameterError, match="'params' is not one"):
         compare_strategies(read_table(fidelity_table), space, "params", ["random"],
                            unit="epochs", budget=10, seeds=1)
+
+
+def test_a_pruner_whose_rungs_miss_the_fidelities_is_refused(fidelity_table):
+    # rungs at 1, 3, 9: the table reports at 2 and 8 only, so nothing would ever be stopped
+    with pytest.raises(IncompatibleError, match="e.g. asha:min_resource=2"):
+        _compare(fidelity_table, ["random@asha"], 40)
+    with pytest.raises(IncompatibleError, match="e.g. hyperband:min_resource=2"):
+        _compare(fidelity_table, ["random@hyperband:min_resource=3:eta=2"], 40)
 
 
 @pytest.mark.parametrize("spec, match", [("random@", "names no pruner"),
