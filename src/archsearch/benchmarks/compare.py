@@ -224,11 +224,13 @@ def _one_run(space: SearchSpace, strategy: Strategy, evaluator: Evaluator,
 
 
 def plot_curves(result: CompareResult, path: str | Path, title: str | None = None) -> None:
-    """Save a PNG of the mean report value (± one std) against the number of queries."""
+    """Save a PNG of the mean report value (± one std) against the budget spent (queries or epochs)."""
     plt = require("matplotlib.pyplot", "plot", backend="Agg")
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     for name, curves in result.curves.items():
         mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
+        sparse = np.isnan(curves).mean(axis=0) > 0.5  # a mean of the few runs with a pick
+        mean[sparse], std[sparse] = np.nan, np.nan
         ax.plot(result.x, mean, label=f"{name} ({mean[-1]:.2f} ± {std[-1]:.2f})")
         ax.fill_between(result.x, mean - std, mean + std, alpha=0.15)
     settled = max(1, len(result.x) // 10)  # the first points would flatten the rest
@@ -243,7 +245,7 @@ def plot_curves(result: CompareResult, path: str | Path, title: str | None = Non
     ax.set_ylabel(f"{result.report} of the pick")
     ax.set_title(title or f"picked by {result.objective}, {result.seeds} seeds")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize="small" if len(result.curves) > 4 else None)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
