@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from archsearch.benchmarks.table import Table
 from archsearch.data import Task
@@ -62,6 +61,8 @@ def proxy_correlations(table: Table, space: SearchSpace, task: Task, *, sample: 
         report.archs.append(table.archs[row])
         if progress is not None:
             progress(i + 1, len(rows))
+    from scipy import stats  # here, not at the top: it costs every CLI start 0.6 s
+
     target = np.asarray(table.columns[column], dtype=float)[rows]
     for p in proxies:
         values = np.asarray(scores[p], dtype=float)
