@@ -333,7 +333,7 @@ class Experiment:
             values = {"epochs": float(max(steps))} if steps else {}
             error = outcome.error
             if trial.id in self._out_of_time:
-                error = f"{error}: the budget of {self._max_seconds:g} seconds was spent"
+                error = f"{error or 'stopped'}: the budget of {self._max_seconds:g} seconds was spent"
             return self._finish(trial, outcome.state, values, error)
         if outcome.state is not TrialState.COMPLETE:
             return self._finish(trial, outcome.state, {}, outcome.error)

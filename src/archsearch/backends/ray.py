@@ -186,7 +186,9 @@ class RayBackend(Backend):
         self._payload = [ray.put((space, evaluator))]
         self._task = ray.remote(num_cpus=1, max_retries=0)(_evaluate)
         self._running, self._cancelled = {}, set()
-        self._decisions = (ray.remote(num_cpus=0, max_restarts=0)(_Decisions).remote()
+        # every running task may wait in `report` at once; `take` must still get a turn
+        self._decisions = (ray.remote(num_cpus=0, max_restarts=0)(_Decisions)
+                           .options(max_concurrency=max(1000, 2 * self.capacity + 16)).remote()
                            if pruning else None)
 
     def submit(self, job: Job) -> None:
@@ -199,7 +201,7 @@ class RayBackend(Backend):
 
         reports = ray.get(self._decisions.take.remote(wait))
         running = {job.trial_id for job, _ in self._running.values()}
-        if reports:  # a report of a task that has died since is dropped
+        if reports:  # a report of a trial already collected (ended) is dropped
             self._decisions.answer.remote([
                 (trial_id, step, trial_id in running and bool(self.report(trial_id, step, v)))
                 for trial_id, step, v in reports])

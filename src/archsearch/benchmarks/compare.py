@@ -26,7 +26,7 @@ from archsearch.benchmarks.table import Table
 from archsearch.errors import InvalidParameterError
 from archsearch.evaluators.base import Evaluator
 from archsearch.experiment import Experiment
-from archsearch.pruners import create_pruner
+from archsearch.pruners import check_pruner_fits, create_pruner
 from archsearch.spaces.base import SearchSpace
 from archsearch.storage import MemoryStore
 from archsearch.strategies import ProxyScorer, build_strategy, needs_scorer, parse_strategy_spec
@@ -133,6 +133,10 @@ def compare_strategies(
         raise InvalidParameterError(
             f"A budget of epochs needs an objective column METRIC_<N>ep (its epochs are "
             f"what a query costs); {objective.name!r} is not one.")
+    if unit == "epochs" and budget < (evaluator.max_epochs() or 0):
+        raise InvalidParameterError(
+            f"A budget of {budget} epochs buys no trial of {objective.name!r}: one costs "
+            f"{evaluator.max_epochs()} epochs trained in full.")
     x = (np.arange(1, budget + 1) if unit == "queries" else
          np.unique(np.ceil(budget * np.arange(1, points + 1) / points).astype(int)))
     result = CompareResult(objective.name, report, budget, seeds, unit, x)
@@ -155,10 +159,12 @@ def _run_all(result: CompareResult, space: SearchSpace, objective: Objective,
         strategy_spec, pruner = split_spec(spec)
         name, args = parse_strategy_spec(strategy_spec)
         parsed[spec] = (name, {**args, **(strategy_args or {}).get(spec, {})}, pruner)
+    evaluator.setup(space)  # the table is indexed already: this only checks
     for name, args, pruner in parsed.values():
         build_strategy(name, args, scorer).setup(space, objective, 0)  # fail early
-        if pruner:
-            create_pruner(pruner)
+        if pruner:  # the settings, and a rung where the table reports
+            check_pruner_fits(create_pruner(pruner), evaluator.objectives[0].direction,
+                              evaluator.report_steps(), evaluator.max_epochs())
     for spec, (name, args, pruner) in parsed.items():
         start = time.perf_counter()
         runs, scored = [], []
@@ -219,7 +225,8 @@ def _one_run(space: SearchSpace, strategy: Strategy, evaluator: Evaluator,
             pick = dict(trial.values)
         reports[i] = best_report
     after = np.searchsorted(spent, result.x, side="right")  # trials paid for by each point
-    curve = np.where(after > 0, reports[np.maximum(after, 1) - 1], np.nan)
+    curve = (np.where(after > 0, reports[np.maximum(after, 1) - 1], np.nan) if len(trials)
+             else np.full(len(result.x), np.nan))
     return _Run(curve, pick, len(trials), sum(t.state is TrialState.PRUNED for t in trials))
 
 

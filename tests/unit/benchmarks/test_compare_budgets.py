@@ -64,17 +64,26 @@ def test_the_first_point_has_no_pick_before_a_full_trial_is_paid(fidelity_table)
     assert np.isnan(curve[:, :FULL - 1]).all() and not np.isnan(curve[:, FULL - 1]).any()
 
 
-def test_a_budget_of_epochs_needs_an_objective_in_epochs(fidelity_table):
+def test_a_budget_of_epochs_needs_an_objective_in_epochs_and_room_for_a_trial(fidelity_table):
+    with pytest.raises(InvalidParameterError, match="buys no trial"):
+        _compare(fidelity_table, ["random"], FULL - 1)
     space = archsearch.create_space("chain", **SPACE_ARGS)
     with pytest.raises(InvalidParameterError, match="'params' is not one"):
         compare_strategies(read_table(fidelity_table), space, "params", ["random"],
                            unit="epochs", budget=10, seeds=1)
 
 
-def test_a_pruner_whose_rungs_miss_the_fidelities_is_refused(fidelity_table):
+def test_a_pruner_whose_rungs_miss_the_fidelities_is_refused_before_any_run(
+        fidelity_table, monkeypatch):
+    import archsearch.benchmarks.compare as compare
+
+    ran = []
+    monkeypatch.setattr(compare, "_one_run", lambda *a: ran.append(a))
     # rungs at 1, 3, 9: the table reports at 2 and 8 only, so nothing would ever be stopped
     with pytest.raises(IncompatibleError, match="e.g. asha:min_resource=2"):
-        _compare(fidelity_table, ["random@asha"], 40)
+        _compare(fidelity_table, ["random", "random@asha"], 40)
+    assert ran == []
+    monkeypatch.undo()
     with pytest.raises(IncompatibleError, match="e.g. hyperband:min_resource=2"):
         _compare(fidelity_table, ["random@hyperband:min_resource=3:eta=2"], 40)
 
