@@ -76,7 +76,8 @@ class Experiment:
         self._started: dict[int, float] = {}  # trial id -> start time, while running
         self._out_of_time: set[int] = set()
         if pruner is not None:
-            pruner.setup(evaluator.objectives[0].direction, trials, evaluator.max_epochs())
+            pruner.setup(evaluator.objectives[0].direction, trials, evaluator.max_epochs(),
+                         evaluator.report_steps())
 
     # --- creation and resume ------------------------------------------------------
     @classmethod

@@ -31,10 +31,12 @@ class Pruner(ABC):
 
     @abstractmethod
     def setup(self, direction: Literal["maximize", "minimize"],
-              trials: Iterable[FrozenTrial] = (), max_resource: int | None = None) -> None:
+              trials: Iterable[FrozenTrial] = (), max_resource: int | None = None,
+              steps: Sequence[int] | None = None) -> None:
         """Start afresh for ``direction``, loading what the finished ``trials`` reported.
 
-        ``max_resource`` is the steps a trial takes in full (an evaluator's epochs), if known.
+        ``max_resource`` is the steps a trial takes in full (an evaluator's epochs), and
+        ``steps`` those at which it reports (a table's fidelities), where known.
         """
 
     @abstractmethod
@@ -89,7 +91,8 @@ class SuccessiveHalving(Pruner):
         check_int("SuccessiveHalving", "eta", self.eta, 2)
 
     def setup(self, direction: Literal["maximize", "minimize"],
-              trials: Iterable[FrozenTrial] = (), max_resource: int | None = None) -> None:
+              trials: Iterable[FrozenTrial] = (), max_resource: int | None = None,
+              steps: Sequence[int] | None = None) -> None:
         """Check the settings and load the values reported at each rung by ``trials``.
 
         Trials interrupted by a dead process are left out: they run again and report anew.
@@ -172,8 +175,14 @@ class Hyperband(Pruner):
             check_int("Hyperband", "max_resource", self.max_resource, self.min_resource)
 
     def setup(self, direction: Literal["maximize", "minimize"],
-              trials: Iterable[FrozenTrial] = (), max_resource: int | None = None) -> None:
-        """Build the brackets for trials of ``max_resource`` steps; load each one's history."""
+              trials: Iterable[FrozenTrial] = (), max_resource: int | None = None,
+              steps: Sequence[int] | None = None) -> None:
+        """Build the brackets for trials of ``max_resource`` steps; load each one's history.
+
+        With ``steps`` (where trials report: a table's fidelities), a bracket's first rung
+        moves up to the next reported step, and brackets that then coincide are merged, so
+        no bracket waits for a step that never comes.
+        """
         self.check()
         full = self.max_resource if self.max_resource is not None else max_resource
         if full is None:
@@ -184,11 +193,15 @@ class Hyperband(Pruner):
             raise InvalidParameterError(
                 f"hyperband: min_resource={self.min_resource} exceeds the {full} epochs of "
                 "a full trial.")
-        s_max = 0
-        while self.min_resource * self.eta ** (s_max + 1) <= full:
-            s_max += 1
-        self.brackets = [SuccessiveHalving(self.min_resource * self.eta ** k, self.eta)
-                         for k in range(s_max + 1)]
+        firsts = [self.min_resource]
+        while firsts[-1] * self.eta <= full:
+            firsts.append(firsts[-1] * self.eta)
+        if steps is not None:  # the next step reported, or the end (a bracket that waits)
+            early = sorted(s for s in steps if s < full)
+            firsts = list(dict.fromkeys(next((s for s in early if s >= f), full)
+                                        for f in firsts))
+        s_max = len(firsts) - 1
+        self.brackets = [SuccessiveHalving(first, self.eta) for first in firsts]
         self.weights = [math.ceil((s_max + 1) * self.eta ** s / (s + 1))
                         for s in range(s_max, -1, -1)]
         self._cycle = _interleave(self.weights)
@@ -219,7 +232,7 @@ def check_pruner_fits(pruner: Pruner, direction: Literal["maximize", "minimize"]
     A table reports only at its fidelities (12 and 200 epochs in NB201): rungs at 1, 3, 9, ...
     would miss them all and the pruner would silently do nothing.
     """
-    pruner.setup(direction, (), full)
+    pruner.setup(direction, (), full, steps)
     if steps is None or full is None:
         return
     early = sorted(s for s in steps if s < full)

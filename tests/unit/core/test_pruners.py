@@ -124,3 +124,17 @@ def test_hyperband_needs_the_length_of_a_full_trial():
         "name": "hyperband", "min_resource": 1, "max_resource": None, "eta": 2}
     with pytest.raises(InvalidParameterError, match="takes min_resource, max_resource, eta"):
         create_pruner("hyperband:brackets=2")
+
+
+def test_hyperband_moves_first_rungs_to_the_steps_a_table_reports():
+    pruner = Hyperband(min_resource=12, eta=3)
+    # NB201: 12 and 200 epochs. Rungs at 36 and 108 would never come: those brackets
+    # become one that waits for the end
+    pruner.setup("maximize", max_resource=200, steps=[12, 200])
+    assert [b.min_resource for b in pruner.brackets] == [12, 200]
+    assert pruner.weights == [3, 2]  # Hyperband's shares for two brackets
+    pruner = Hyperband(min_resource=1, eta=3)
+    pruner.setup("maximize", max_resource=9, steps=[2, 5, 9])  # 1 -> 2, 3 -> 5, 9 stays
+    assert [b.min_resource for b in pruner.brackets] == [2, 5, 9]
+    pruner.setup("maximize", max_resource=9, steps=range(1, 10))  # every epoch: as before
+    assert [b.min_resource for b in pruner.brackets] == [1, 3, 9]
