@@ -187,7 +187,7 @@ class Experiment:
         spent = self.epochs_spent() if max_epochs is not None else 0
         if max_epochs is not None and spent + full > max_epochs:
             return
-        self._seconds_done = self.seconds_spent()
+        self._seconds_done = self.seconds_spent() if max_seconds is not None else 0.0
         if max_seconds is not None and self._seconds_done >= max_seconds:
             return
         self._max_seconds = max_seconds

@@ -236,14 +236,14 @@ def check_pruner_fits(pruner: Pruner, direction: Literal["maximize", "minimize"]
     if steps is None or full is None:
         return
     early = sorted(s for s in steps if s < full)
-    if early and not any(pruner.can_stop_at(s) for s in early):
+    if not early:
+        raise IncompatibleError(f"The pruner {pruner.name} can stop nothing: trials report "
+                                f"only at their end ({full} epochs).")
+    if not any(pruner.can_stop_at(s) for s in early):
         raise IncompatibleError(
             f"The pruner {pruner.name} (min_resource={pruner.min_resource}) "
             f"has no rung where trials report before their end (epochs {early}), so it would "
             f"stop nothing; e.g. {pruner.name}:min_resource={early[0]}.")
-    if not early:
-        raise IncompatibleError(f"The pruner {pruner.name} can stop nothing: trials report "
-                                f"only at their end ({full} epochs).")
 
 
 def _interleave(weights: Sequence[int]) -> list[int]:
