@@ -5,6 +5,7 @@ architecture is chosen) and an evaluator (how it is scored). An :class:`Experime
 the loop and records every trial in an SQLite store, from which it can resume.
 """
 
+from archsearch._utils import log as _log
 from archsearch.checkpoint import load_checkpoint, load_model, save_checkpoint
 from archsearch.data import Task, list_datasets, load_task
 from archsearch.errors import (
@@ -33,6 +34,8 @@ from archsearch.training import TrainConfig
 from archsearch.types import Architecture, Decision, FrozenTrial, Objective, TrialState
 
 __version__ = "0.1.0"
+
+_log.enable_from_env()  # a worker process logs as the process that started it asked
 
 __all__ = [
     "Architecture", "ArchSearchError", "BackendError", "CheckpointError", "DatasetError", "Decision",

@@ -6,6 +6,7 @@ permutation and augmentation runs on whole batches.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from archsearch._utils.log import logger
 from archsearch._utils.validation import check_float, check_int
 from archsearch.errors import InvalidParameterError, TrialFailed
 
@@ -149,6 +151,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 EpochCallback = Callable[[int, float], None]
+_LOG_EVERY_S = 10.0  # with debug logging, a line about every this many seconds of an epoch
 
 
 def train_model(
@@ -205,7 +208,7 @@ def train_model(
         history = [{k: float(v) for k, v in record.items()} for record in resume["history"]]
         first = int(resume["epoch"]) + 1
         seconds_before = history[-1]["seconds"] if history else 0.0
-    start = time.perf_counter()
+    start = last_log = time.perf_counter()
     for epoch in range(first, config.n_epochs + 1):
         model.train()
         if config.drop_path > 0:
@@ -232,6 +235,10 @@ def train_model(
                 average.update(model)
             total += loss.detach()
             correct += (logits.detach().argmax(1) == yb).sum()
+            if logger.isEnabledFor(logging.DEBUG) and time.perf_counter() - last_log > _LOG_EVERY_S:
+                last_log = time.perf_counter()
+                logger.debug("epoch %d of %d: step %d of %d (%.1f s)", epoch, config.n_epochs,
+                             step + 1, steps_per_epoch, last_log - start)
         mean_loss = float(total) / steps_per_epoch
         if not math.isfinite(mean_loss):
             raise TrialFailed(f"training loss became {mean_loss} in epoch {epoch}")

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from archsearch._utils.log import logger
 from archsearch.errors import TrialFailed, TrialPruned
 from archsearch.evaluators.base import Evaluator, TrialContext
 from archsearch.spaces.base import SearchSpace
@@ -63,6 +64,7 @@ def run_job(evaluator: Evaluator, job: Job,
     KeyboardInterrupt and SystemExit propagate; every other exception is a failed trial.
     """
     ctx = TrialContext(job.number, job.seed, reporter=reporter, pruning=pruning)
+    logger.info("trial %d: evaluating %s", job.number, job.arch)
     start = time.perf_counter()
     try:
         values = evaluator.evaluate(job.arch, ctx)

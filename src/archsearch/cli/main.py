@@ -9,6 +9,7 @@ import traceback
 from collections.abc import Sequence
 
 from archsearch import __version__
+from archsearch._utils import log
 from archsearch.cli import bench, describe, export, report, search, show, train
 from archsearch.errors import ArchSearchError
 
@@ -22,17 +23,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="archsearch", description="Neural architecture search on PyTorch.")
     parser.add_argument("--version", action="version", version=f"archsearch {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    _add_global_flags(parser, default=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in _COMMANDS:
         module.add_parser(commands)
+    for sub in commands.choices.values():  # after the command too: `archsearch search ... -v`
+        _add_global_flags(sub, default=argparse.SUPPRESS)
     return parser
+
+
+def _add_global_flags(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="show tracebacks of errors, and log as --verbose does with more detail")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="log what the run is doing to stderr: loading data, building and "
+                             "training each network epoch by epoch, worker processes starting")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 error, 130 interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.debug or args.verbose:
+        log.enable("debug" if args.debug else "info")
     try:
         return int(args.handler(args) or 0)
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly

@@ -14,9 +14,12 @@ the Debian package where one exists (``/usr/share/datasets/fashion-mnist``).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 
+from archsearch._utils.log import logger
 from archsearch.data import _cifar, _files, _idx  # noqa: F401 - registers their loaders
 from archsearch.data._base import (
     DATASETS,
@@ -76,6 +79,8 @@ def load_task(
                                    or image_size < 1):
         raise InvalidParameterError("The 'image_size' parameter of load_task must be an int >= 1 "
                                     f"or None. Got {image_size!r} instead.")
+    start = time.perf_counter()
+    logger.info("loading dataset %r ...", name)
     raw = loader(data_dir=data_dir, path=path)
     x_all, x_test = _as_images(raw.x_train), _as_images(raw.x_test)
     if image_size is not None:
@@ -94,6 +99,9 @@ def load_task(
         keep = _stratified_mask(y_all[train_idx], _subsample_counts(y_all[train_idx], n_train), rng)
         train_idx = train_idx[keep]
     y_test = np.asarray(raw.y_test, dtype=np.int64)
+    logger.info("loaded dataset %r in %.1f s: %d training, %d validation, %d test images of %s",
+                name, time.perf_counter() - start, len(train_idx), len(val_idx), len(y_test),
+                "x".join(str(d) for d in x_all.shape[1:]))
     info = {**raw.info, "mean": mean.tolist(), "std": std.tolist(), "seed": seed,
             "val_fraction": val_fraction, "n_train": len(train_idx),
             "image_size": image_size}  # fmt: skip

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from archsearch._utils.log import logger
 from archsearch._utils.seeding import torch_generator
 from archsearch.data.augment import Augment
 from archsearch.data.task import Task
@@ -63,20 +64,29 @@ class PartialTraining(Evaluator):
         self.train.check()
         super().setup(space)
         self._device = resolve_device(self.device)
+        logger.debug("partial training: the task's tensors go to %s", self._device)
         self._data = [t.to(self._device) for t in (
             self.task.x_train, self.task.y_train, self.task.x_val, self.task.y_val)]
 
     def evaluate(self, arch: Architecture, ctx: TrialContext) -> dict[str, float]:
         torch.manual_seed(ctx.seed)
         x_train, y_train, x_val, y_val = self._data
+        start = time.perf_counter()
         model = self.space.build(arch, self.task.input_shape, self.task.n_classes).to(self._device)
         metrics: dict[str, float] = {
             "params": count_params(model),
             "flops": count_flops(model, self.task.input_shape),
         }
+        logger.info("trial %d: built the network in %.1f s (%d parameters, %d FLOPs); training "
+                    "%d epochs on %d images (%s)", ctx.number, time.perf_counter() - start,
+                    metrics["params"], metrics["flops"], self.train.n_epochs, len(y_train),
+                    self._device)
 
         def on_epoch(epoch: int, loss: float) -> None:
             metrics["val_loss"], metrics["val_accuracy"] = evaluate_model(model, x_val, y_val)
+            logger.info("trial %d: epoch %d of %d: training loss %.4f, val_accuracy %.4f (%.1f s)",
+                        ctx.number, epoch, self.train.n_epochs, loss, metrics["val_accuracy"],
+                        time.perf_counter() - start)
             ctx.report(epoch, metrics["val_accuracy"])
             if ctx.should_prune() and epoch < self.train.n_epochs:  # the last one is paid
                 raise TrialPruned(f"stopped after epoch {epoch} of {self.train.n_epochs} "
