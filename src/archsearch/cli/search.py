@@ -105,7 +105,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--evaluator", help="'train' (partial training, the default), "
                    "'proxy[:P1,P2]' (training-free scores of the untrained network on one "
                    "batch of --batch-size: naswot (default), synflow, snip, grad_norm, grasp, "
-                   "fisher, jacob_cov, "
+                   "fisher, fisher_channel, jacob_cov, "
                    "params, flops; "
                    "the first is the objective) or 'table:PATH' (look architectures up in a "
                    "tabular benchmark)")
