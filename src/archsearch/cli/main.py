@@ -9,12 +9,13 @@ import traceback
 from collections.abc import Sequence
 
 from archsearch import __version__
-from archsearch.cli import bench, describe, export, listing, report, search, show, train
+from archsearch.cli import (bench, describe, export, latency_table, listing, report, search, show,
+                            train)
 from archsearch.errors import ArchSearchError
 
 __all__ = ["main", "build_parser"]
 
-_COMMANDS = (search, show, report, train, export, describe, bench, listing)
+_COMMANDS = (search, show, report, train, export, describe, bench, listing, latency_table)
 
 
 def build_parser() -> argparse.ArgumentParser:

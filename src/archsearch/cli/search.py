@@ -128,7 +128,7 @@ def add_parser(commands: Any) -> None:
                    help="soft: w = -0.07 (default); hard: w = 0 under T, -1 over it")
     o.add_argument("--latency-table", metavar="PATH",
                    help="also predict latency_ms_predicted from this latency table "
-                   "(see benchmarks/latency_table.py)")
+                   "(build one with 'archsearch latency-table --dataset ... --out PATH')")
     p.add_argument("--prune", metavar="asha|hyperband[:min_resource=R][:eta=E]",
                    help="stop trials early by asynchronous successive halving over the "
                    "epochs they report: at epochs R, R*E, R*E^2, ... a trial goes on only if "
