@@ -1,6 +1,7 @@
 """``archsearch latency-table``: the file it writes is what ``search --latency-table`` reads."""
 
 import contextlib
+import os
 import io
 import json
 
@@ -93,3 +94,15 @@ def test_an_out_in_a_missing_folder_or_a_folder_is_refused(tmp_path):
     assert code == 1 and "does not exist" in err
     code, _, err = build(*TINY, "--out", str(tmp_path), "--force")
     assert code == 1 and "is not a file" in err
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write anywhere")
+def test_an_unwritable_folder_is_refused_before_timing(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        code, _, err = build(*TINY, "--out", str(folder / "lat.json"))
+    finally:
+        folder.chmod(0o700)
+    assert code == 1 and "is not writable" in err

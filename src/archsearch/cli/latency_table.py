@@ -60,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidParameterError(f"--out {str(out)!r} is not a file.")
     if not out.parent.is_dir():
         raise InvalidParameterError(f"--out {str(out)!r}: folder {str(out.parent)!r} does not exist.")
+    if not os.access(out.parent, os.W_OK):  # known now, not after minutes of timing
+        raise InvalidParameterError(f"--out {str(out)!r}: folder {str(out.parent)!r} is not "
+                                    "writable; choose another --out.")
     _check("--calibrate", args.calibrate, 3, 10_000)
     _check("--archs", args.archs, args.calibrate, 10_000)
     _check("--batch", args.batch, 1, 65_536)
