@@ -45,8 +45,9 @@ from archsearch.evaluators.cost import count_flops, count_params
 from archsearch.training import resolve_device
 from archsearch.types import Architecture, Objective
 
-__all__ = ["PROXIES", "ZeroCostProxies", "fisher_channel_score", "fisher_score", "grad_norm_score", "grasp_score",
-           "jacob_cov_score", "naswot_kernel", "naswot_score", "snip_score", "synflow_score"]
+__all__ = ["PROXIES", "ZeroCostProxies", "fisher_channel_score", "fisher_score", "grad_norm_score",
+           "grasp_score", "jacob_cov_score", "naswot_kernel", "naswot_score", "snip_score",
+           "synflow_score"]
 
 _WEIGHTED = (nn.Conv2d, nn.Linear)
 
