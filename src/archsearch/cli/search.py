@@ -98,14 +98,15 @@ def add_parser(commands: Any) -> None:
                    "untrained and hands them out best first (--budget K trains the top K); "
                    "screen=K (random, evolution) picks each architecture as the best of K "
                    "proposals by a proxy before training (proxy=NAME, default naswot, on one "
-                   "batch of 128; screen_first=N screens only the first N, a warm start)")
+                   "batch of 128; screen_first=N screens only the first N, a warm start). "
+                   "'archsearch list strategies' shows every setting and its default")
     p.add_argument("--population-size", type=int, help="evolution: population (default: 10)")
     p.add_argument("--sample-size", type=int, help="evolution: tournament size (default: 3)")
     p.add_argument("--name", help="experiment name in the store (default: search)")
     p.add_argument("--evaluator", help="'train' (partial training, the default), "
                    "'proxy[:P1,P2]' (training-free scores of the untrained network on one "
                    "batch of --batch-size: naswot (default), synflow, snip, grad_norm, grasp, "
-                   "fisher, jacob_cov, "
+                   "fisher, fisher_channel, jacob_cov, "
                    "params, flops; "
                    "the first is the objective) or 'table:PATH' (look architectures up in a "
                    "tabular benchmark)")
@@ -127,7 +128,7 @@ def add_parser(commands: Any) -> None:
                    help="soft: w = -0.07 (default); hard: w = 0 under T, -1 over it")
     o.add_argument("--latency-table", metavar="PATH",
                    help="also predict latency_ms_predicted from this latency table "
-                   "(see benchmarks/latency_table.py)")
+                   "(build one with 'archsearch latency-table --dataset ... --out PATH')")
     p.add_argument("--prune", metavar="asha|hyperband[:min_resource=R][:eta=E]",
                    help="stop trials early by asynchronous successive halving over the "
                    "epochs they report: at epochs R, R*E, R*E^2, ... a trial goes on only if "
@@ -136,7 +137,8 @@ def add_parser(commands: Any) -> None:
                    "R, R*E, ... up to the full epochs. Stopped trials are recorded as pruned "
                    "with the epochs they got. With a table whose "
                    "objective is METRIC_<N>ep, its fewer-epoch columns (e.g. 12 of 200 in "
-                   "NB201) are the fidelities: asha:min_resource=12")
+                   "NB201) are the fidelities: asha:min_resource=12 "
+                   "('archsearch list pruners' shows the settings)")
     r = p.add_argument_group("where trials run")
     r.add_argument("--backend", choices=("inline", "pool", "ray"),
                    help="inline: one trial at a time in this process (default); pool: --workers "

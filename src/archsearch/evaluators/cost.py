@@ -42,9 +42,14 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
 @torch.no_grad()
 def measure_latency_ms(
     model: nn.Module, input_shape: Sequence[int], *, batch_size: int = 1,
-    n_warmup: int = 5, n_repeat: int = 30,
+    n_warmup: int = 5, n_repeat: int = 30, max_seconds: float | None = None,
 ) -> float:
-    """Median wall-clock milliseconds of one forward pass on the model's device."""
+    """Median wall-clock milliseconds of one forward pass on the model's device.
+
+    With ``max_seconds``, warm-up and timed calls stop once that many seconds have passed
+    since the first call (at least one call of each still runs when ``n_warmup > 0``), so a
+    slow network costs about ``max_seconds`` plus one or two calls, not ``n_repeat`` calls.
+    """
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -53,11 +58,19 @@ def measure_latency_ms(
     def sync() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-    for _ in range(n_warmup):
+    began = time.perf_counter()
+
+    def out_of_time() -> bool:
+        return max_seconds is not None and time.perf_counter() - began >= max_seconds
+    for i in range(n_warmup):
+        if i and out_of_time():
+            break
         model(x)
-    sync()
-    times = []
+        sync()
+    times: list[float] = []
     for _ in range(n_repeat):
+        if times and out_of_time():
+            break
         start = time.perf_counter()
         model(x)
         sync()
@@ -80,7 +93,9 @@ class Cost(Evaluator):
         batch_sizes: batch sizes at which latency is measured (1 first).
         device: where latency is measured.
         n_repeat: timed repeats (after warm-up) whose median is reported at batch 1; a
-            third as many at larger batches.
+            third as many (at least 3, at most ``n_repeat``) at larger batches.
+        max_seconds: if given, each batch size's measurement stops after about this many
+            seconds (see :func:`measure_latency_ms`).
 
     Example:
         >>> import archsearch, numpy as np
@@ -96,12 +111,13 @@ class Cost(Evaluator):
 
     def __init__(self, input_shape: Sequence[int], n_classes: int,
                  batch_sizes: Sequence[int] = (1, 32), device: str = "cpu",
-                 n_repeat: int = 30) -> None:
+                 n_repeat: int = 30, max_seconds: float | None = None) -> None:
         self.input_shape = input_shape
         self.n_classes = n_classes
         self.batch_sizes = batch_sizes
         self.device = device
         self.n_repeat = n_repeat
+        self.max_seconds = max_seconds
 
     def evaluate(self, arch: Architecture, ctx: Any) -> dict[str, float]:
         shape = tuple(self.input_shape)
@@ -110,12 +126,15 @@ class Cost(Evaluator):
                                      "flops": count_flops(model, shape)}
         for batch in self.batch_sizes:
             name = "latency_ms" if batch == 1 else f"latency_ms_b{batch}"
-            repeats = self.n_repeat if batch == 1 else max(3, self.n_repeat // 3)
+            repeats = self.n_repeat if batch == 1 else min(self.n_repeat, max(3, self.n_repeat // 3))
             metrics[name] = measure_latency_ms(model, shape, batch_size=batch, n_warmup=2,
-                                               n_repeat=repeats)
+                                               n_repeat=repeats, max_seconds=self.max_seconds)
         return metrics
 
     def config(self) -> dict[str, Any]:
-        return {"name": self.name, "input_shape": list(self.input_shape),
-                "n_classes": self.n_classes, "batch_sizes": list(self.batch_sizes),
-                "device": self.device}
+        config = {"name": self.name, "input_shape": list(self.input_shape),
+                  "n_classes": self.n_classes, "batch_sizes": list(self.batch_sizes),
+                  "device": self.device}
+        if self.max_seconds is not None:  # an older run's settings stay as they were
+            config["max_seconds"] = self.max_seconds
+        return config

@@ -262,6 +262,9 @@ class LatencyTable:
     def load(cls, path: str | Path) -> LatencyTable:
         """Read a table written by :meth:`save`; raises LatencyTableError if malformed."""
         try:
+            if Path(path).exists() and not Path(path).is_file():  # a pipe or device would block
+                raise LatencyTableError(f"Cannot read latency table {str(path)!r}: it is not a "
+                                        "regular file.")
             data = json.loads(Path(path).read_text())
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
             raise LatencyTableError(f"Malformed latency table {str(path)!r}: not JSON ({err}).") from None
@@ -279,23 +282,57 @@ class LatencyTable:
     def _from_json(cls, data: Any) -> LatencyTable:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"expected a JSON object with format {FORMAT!r}")
-        if data["version"] != VERSION:
+        if type(data["version"]) is not int or data["version"] != VERSION:
             raise ValueError(f"version {data['version']!r} is not {VERSION}")
-        table = cls(data["input_shape"], batch_size=data["batch_size"], device=data["device"],
+        shape = data["input_shape"]
+        if (not isinstance(shape, list) or not 1 <= len(shape) <= 4
+                or not all(type(v) is int and 1 <= v <= _MAX_SIDE for v in shape)
+                or math.prod(shape) > _MAX_INPUT):
+            raise ValueError(f"input_shape must be 1 to 4 ints in [1, {_MAX_SIDE}] with at most "
+                             f"{_MAX_INPUT} values in all, e.g. [3, 32, 32]; got {shape!r}")
+        device = data["device"]
+        if not isinstance(device, str) or torch.device(device).type not in _DEVICE_TYPES:
+            raise ValueError(f"device must be one of {', '.join(_DEVICE_TYPES)} (e.g. 'cpu', "
+                             f"'cuda:0'); got {device!r}")
+        table = cls(shape, batch_size=data["batch_size"], device=device,
                     n_warmup=data["n_warmup"], n_repeat=data["n_repeat"])
         table.device_name, table.torch_version = str(data["device_name"]), str(data["torch"])
         entries = data["entries"]
-        bad = [k for k, v in entries.items() if not isinstance(v, (int, float)) or isinstance(v, bool)
-               or not math.isfinite(v) or v < 0]
+        if not isinstance(entries, dict):
+            raise ValueError("entries must be a JSON object of operation key: milliseconds")
+        bad = [k for k, v in entries.items() if not _is_number(v) or not 0 <= v <= _MAX_MS]
         if bad:
-            raise ValueError(f"entry {bad[0]!r} must be a finite number >= 0 of milliseconds")
+            raise ValueError(f"entry {bad[0]!r} must be a finite number of milliseconds in "
+                             f"[0, {_MAX_MS:g}]")
         table.entries = {str(k): float(v) for k, v in entries.items()}
         cal = data["calibration"]
+        if not isinstance(cal, dict):
+            raise ValueError("calibration must be a JSON object with a, b, c, n_models and form")
         if cal["form"] not in FORMS:
             raise ValueError(f"calibration form {cal['form']!r} is not one of {list(FORMS)}")
+        for name in ("a", "b", "c"):  # a fit never gives a <= 0 (see fit_calibration)
+            value = cal[name]
+            if name == "a" and not (_is_number(value) and 0 < value <= _MAX_MS):
+                raise ValueError(f"calibration 'a' must be a finite number > 0 (at most "
+                                 f"{_MAX_MS:g}); got {value!r}")
+            if not (_is_number(value) and -_MAX_MS <= value <= _MAX_MS):
+                raise ValueError(f"calibration {name!r} must be a finite number in "
+                                 f"[{-_MAX_MS:g}, {_MAX_MS:g}]; got {value!r}")
+        if type(cal["n_models"]) is not int or cal["n_models"] < 0:
+            raise ValueError(f"calibration 'n_models' must be an int >= 0; got {cal['n_models']!r}")
         table.calibration = Calibration(float(cal["a"]), float(cal["b"]), float(cal["c"]),
                                         int(cal["n_models"]), str(cal["form"]))
         return table
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_MAX_MS = 1e9  # milliseconds of one entry or coefficient: 11 days, so no sum overflows
+_MAX_SIDE = 65_536
+_MAX_INPUT = 1 << 26  # values of one input: a table's shape must not ask for gigabytes
+_DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
 # --- building, checking, evaluating ------------------------------------------------

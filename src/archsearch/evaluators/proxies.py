@@ -13,9 +13,11 @@
 * ``grasp`` (Wang et al., ICLR 2020; as a proxy, Abdelfattah et al.): ``-sum theta * (H g)``
   with ``g`` the weights' gradient and ``H`` the Hessian of the loss, one Hessian-vector
   product by double backpropagation.
-* ``fisher`` (Theis et al. 2018; as a proxy, Turner et al., ICLR 2020): for each channel of
-  each convolution and linear output, half the batch mean of ``(sum over positions of
-  activation * gradient)^2``, summed.
+* ``fisher`` (Theis et al. 2018; as a proxy, Turner et al., ICLR 2020, and Abdelfattah et
+  al.): for each channel of each convolution and linear output, half the batch mean of
+  ``(sum over positions of activation * gradient)^2``, times the layer's fan-in (the
+  reference gives each of the channel's weights that value), summed; ``fisher_channel``:
+  the same without the fan-in.
 * ``jacob_cov`` (the first NASWOT version): how uncorrelated the inputs' Jacobians are.
 * ``params`` and ``flops``: the trivial baselines.
 
@@ -43,8 +45,9 @@ from archsearch.evaluators.cost import count_flops, count_params
 from archsearch.training import resolve_device
 from archsearch.types import Architecture, Objective
 
-__all__ = ["PROXIES", "ZeroCostProxies", "fisher_score", "grad_norm_score", "grasp_score",
-           "jacob_cov_score", "naswot_kernel", "naswot_score", "snip_score", "synflow_score"]
+__all__ = ["PROXIES", "ZeroCostProxies", "fisher_channel_score", "fisher_score", "grad_norm_score",
+           "grasp_score", "jacob_cov_score", "naswot_kernel", "naswot_score", "snip_score",
+           "synflow_score"]
 
 _WEIGHTED = (nn.Conv2d, nn.Linear)
 
@@ -136,17 +139,17 @@ def grasp_score(model: nn.Module, x: Tensor, y: Tensor) -> float:
         return float(-sum((w * h).sum() for w, h in zip(weights, hg)))
 
 
-def fisher_score(model: nn.Module, x: Tensor, y: Tensor) -> float:
-    """Fisher information of the convolution and linear outputs' channels, summed.
+def _fisher_channels(model: nn.Module, x: Tensor, y: Tensor) -> list[tuple[nn.Module, Tensor]]:
+    """Each convolution and linear call's per-channel Fisher information, with its module.
 
     Per output ``a`` with gradient ``g``: ``0.5 * mean over the batch of (sum over positions
-    of a * g)^2``, summed over channels and layers.
+    of a * g)^2``, one value per output channel, in float64.
     """
-    outputs: list[Tensor] = []
+    outputs: list[tuple[nn.Module, Tensor]] = []
 
     def keep(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
         if output.requires_grad:
-            outputs.append(output)
+            outputs.append((module, output))
 
     handles = [m.register_forward_hook(keep) for m in model.modules()
                if isinstance(m, _WEIGHTED)]
@@ -155,13 +158,38 @@ def fisher_score(model: nn.Module, x: Tensor, y: Tensor) -> float:
     finally:
         for h in handles:
             h.remove()
-    grads = torch.autograd.grad(loss, outputs, allow_unused=True, materialize_grads=True)
-    total = torch.zeros((), dtype=torch.float64, device=x.device)
+    grads = torch.autograd.grad(loss, [a for _, a in outputs], allow_unused=True,
+                                materialize_grads=True)
+    channels = []
     with torch.no_grad():
-        for a, g in zip(outputs, grads):
+        for (module, a), g in zip(outputs, grads):
             per_channel = (a * g).flatten(2).sum(2) if a.dim() > 2 else a * g
-            total += per_channel.pow(2).mean(0).sum().to(torch.float64) * 0.5
+            channels.append((module, per_channel.pow(2).mean(0).to(torch.float64) * 0.5))
+    return channels
+
+
+def fisher_score(model: nn.Module, x: Tensor, y: Tensor) -> float:
+    """Fisher information as the zero-cost proxy: each channel's, times its layer's fan-in.
+
+    The reference (Abdelfattah et al., ICLR 2021) gives every weight of an output channel
+    that channel's value (:func:`fisher_channel_score`'s terms) and sums over all weights,
+    so each channel counts ``weight[0].numel()`` times: in-channels per group times the
+    kernel's area for a convolution, in-features for a linear layer.
+    """
+    total = torch.zeros((), dtype=torch.float64, device=x.device)
+    for module, per_channel in _fisher_channels(model, x, y):
+        total += per_channel.sum() * module.weight[0].numel()
     return float(total)
+
+
+def fisher_channel_score(model: nn.Module, x: Tensor, y: Tensor) -> float:
+    """Fisher information of the convolution and linear outputs' channels, summed unweighted.
+
+    Per output ``a`` with gradient ``g``: ``0.5 * mean over the batch of (sum over positions
+    of a * g)^2``, summed over channels and layers (Theis et al. 2018's pruning signal).
+    """
+    return float(sum((c.sum() for _, c in _fisher_channels(model, x, y)),
+                     torch.zeros((), dtype=torch.float64)))
 
 
 def jacob_cov_score(model: nn.Module, x: Tensor) -> float:
@@ -181,8 +209,8 @@ def jacob_cov_score(model: nn.Module, x: Tensor) -> float:
     return float(-(torch.log(v + k) + 1.0 / (v + k)).sum())
 
 
-PROXIES = ("naswot", "synflow", "snip", "grad_norm", "grasp", "fisher", "jacob_cov", "params",
-           "flops")
+PROXIES = ("naswot", "synflow", "snip", "grad_norm", "grasp", "fisher", "fisher_channel",
+           "jacob_cov", "params", "flops")
 """The scores :class:`ZeroCostProxies` computes, all maximised."""
 
 
@@ -267,6 +295,8 @@ class ZeroCostProxies(Evaluator):
                 scores[proxy] = grasp_score(model, x, y)
             elif proxy == "fisher":
                 scores[proxy] = fisher_score(model, x, y)
+            elif proxy == "fisher_channel":
+                scores[proxy] = fisher_channel_score(model, x, y)
             elif proxy == "jacob_cov":
                 scores[proxy] = jacob_cov_score(model, x)
             elif proxy == "flops":

@@ -13,6 +13,7 @@ from archsearch.errors import InvalidParameterError
 from archsearch.evaluators import TrialContext, ZeroCostProxies
 from archsearch.evaluators.proxies import (
     PROXIES,
+    fisher_channel_score,
     fisher_score,
     grasp_score,
     jacob_cov_score,
@@ -113,20 +114,52 @@ def test_grasp_is_minus_theta_times_the_exact_hessian_gradient_product():
     assert grasp_score(net, x, y) == pytest.approx(expected, rel=1e-9)
 
 
-def test_fisher_sums_half_the_mean_squared_channel_saliency():
+def _fisher_net_and_batch():
     torch.manual_seed(0)
-    conv = nn.Conv2d(1, 2, 2, bias=False)
-    net = nn.Sequential(conv, nn.ReLU(), nn.Flatten(), nn.Linear(2, 3))
-    x, y = torch.randn(4, 1, 2, 2), torch.tensor([0, 2, 1, 0])
+    # a grouped convolution (fan-in 1 * 3 * 3 = 9) and a linear layer (fan-in 4 * 2 * 2 = 16)
+    conv = nn.Conv2d(2, 4, 3, padding=1, groups=2, bias=False)
+    net = nn.Sequential(conv, nn.ReLU(), nn.Flatten(), nn.Linear(16, 3))
+    x, y = torch.randn(5, 2, 2, 2), torch.tensor([0, 2, 1, 0, 1])
+    return net, x, y
+
+
+def _channel_fisher_by_hand(net, x, y):
+    """Per layer: 0.5 * batch mean of (sum over positions of activation * gradient)^2."""
+    conv, linear = net[0], net[3]
     a = conv(x)
     a.retain_grad()
-    out = net[3](torch.relu(a).flatten(1))
+    out = linear(torch.relu(a).flatten(1))
     out.retain_grad()
     nn.functional.cross_entropy(out, y).backward()
-    expected = 0.5 * ((a * a.grad).sum((2, 3)) ** 2).mean(0).sum() \
-        + 0.5 * ((out * out.grad) ** 2).mean(0).sum()
-    assert fisher_score(net, x, y) == pytest.approx(float(expected.detach()), rel=1e-5)
+    conv_channels = 0.5 * ((a * a.grad).sum((2, 3)) ** 2).mean(0)  # 4 values
+    linear_channels = 0.5 * ((out * out.grad) ** 2).mean(0)  # 3 values
+    net.zero_grad()
+    return conv_channels.detach().double(), linear_channels.detach().double()
+
+
+def test_fisher_channel_sums_half_the_mean_squared_channel_saliency():
+    net, x, y = _fisher_net_and_batch()
+    conv_channels, linear_channels = _channel_fisher_by_hand(net, x, y)
+    expected = float(conv_channels.sum() + linear_channels.sum())
+    assert fisher_channel_score(net, x, y) == pytest.approx(expected, rel=1e-5)
+
+
+def test_fisher_weights_each_channel_by_its_layer_fan_in_as_the_zero_cost_reference():
+    # the reference (Abdelfattah et al. 2021) gives every weight of an output channel that
+    # channel's saliency and sums over weights: each channel counts fan-in times
+    net, x, y = _fisher_net_and_batch()
+    conv_channels, linear_channels = _channel_fisher_by_hand(net, x, y)
+    conv_fan_in = 1 * 3 * 3  # in_channels / groups * kernel height * kernel width
+    linear_fan_in = 16
+    per_weight = [conv_channels.repeat_interleave(conv_fan_in),
+                  linear_channels.repeat_interleave(linear_fan_in)]
+    assert [len(v) for v in per_weight] == [net[0].weight.numel(), net[3].weight.numel()]
+    expected = float(sum(v.sum() for v in per_weight))
+    assert expected == pytest.approx(float(9 * conv_channels.sum() + 16 * linear_channels.sum()))
+    assert fisher_score(net, x, y) == pytest.approx(expected, rel=1e-5)
     assert fisher_score(net, x, y) > 0
+    # the two differ: the unweighted sum would rank networks differently
+    assert fisher_channel_score(net, x, y) < fisher_score(net, x, y) / 8
 
 
 SMALL = {"nb201": {"channels": 4, "cells_per_stage": 1}, "darts": {"channels": 4, "layers": 3},
