@@ -53,6 +53,42 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return payload
 
 
+def _check_weights_fit(path: str | Path, space: SearchSpace, arch: Architecture,
+                       payload: dict[str, Any]) -> None:
+    """Refuse, before any weight is allocated, a network the file cannot hold.
+
+    The network is first built on the ``meta`` device (shapes only, no memory): its
+    weights must fit in the file's bytes (a checkpoint stores every weight in full, so a
+    small file declaring a huge network is damaged or forged), and every weight the
+    network has must be in the file with its shape.
+    """
+    with torch.device("meta"):
+        skeleton = space.build(arch, payload["input_shape"], payload["n_classes"])
+    expected = skeleton.state_dict()
+    need = sum(t.numel() * t.element_size() for t in expected.values())
+    size = Path(path).stat().st_size
+    if need > size:
+        n = sum(t.numel() for t in expected.values())
+        raise CheckpointError(
+            f"Checkpoint {path} declares a network of {n:,} weights ({need / 1e6:,.1f} MB) but "
+            f"the file holds {size:,} bytes: it is damaged, or its space_config, input_shape or "
+            f"n_classes ({payload['n_classes']}) are not those of its weights.")
+    state = payload["state_dict"]
+    for name, want in expected.items():
+        got = state.get(name)
+        if not isinstance(got, torch.Tensor):
+            raise CheckpointError(f"Weights in {path} do not fit {arch}: the weight {name!r} is "
+                                  f"missing ({len(state)} entries held).")
+        if tuple(got.shape) != tuple(want.shape):
+            raise CheckpointError(f"Weights in {path} do not fit {arch}: {name!r} is "
+                                  f"{list(got.shape)} in the file, the network needs "
+                                  f"{list(want.shape)}.")
+    extra = sorted(set(state) - set(expected), key=str)
+    if extra:
+        raise CheckpointError(f"Weights in {path} do not fit {arch}: the file holds "
+                              f"{len(extra)} weights the network lacks, e.g. {str(extra[0])[:80]!r}.")
+
+
 def load_model(path: str | Path) -> tuple[nn.Module, Architecture]:
     """Rebuild the network of a checkpoint and load its weights.
 
@@ -71,6 +107,7 @@ def load_model(path: str | Path) -> tuple[nn.Module, Architecture]:
                                   f"Got {type(payload.get(key)).__name__}.")
     space = create_space(payload["space"], **payload["space_config"])
     arch = space.parse(payload["arch"])
+    _check_weights_fit(path, space, arch, payload)
     model = space.build(arch, payload["input_shape"], payload["n_classes"])
     try:
         model.load_state_dict(payload["state_dict"])
