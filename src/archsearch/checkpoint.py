@@ -7,6 +7,7 @@ normalisation. Nothing in it is pickled code.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from archsearch.errors import CheckpointError
 from archsearch.spaces.base import SearchSpace
 from archsearch.types import Architecture
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_model", "FORMAT"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_model", "load_error_reason", "FORMAT"]
 
 FORMAT = "archsearch.checkpoint/1"
 
@@ -39,6 +40,27 @@ def save_checkpoint(path: str | Path, model: nn.Module, space: SearchSpace, arch
     tmp.replace(path)
 
 
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def load_error_reason(err: BaseException) -> str:
+    """One line saying why ``torch.load(..., weights_only=True)`` refused a file.
+
+    torch's own message advises loading with ``weights_only=False``, which runs any code
+    the file holds; that advice is never passed on. A file refused for a pickled object
+    is named with the object and what an archsearch file holds instead.
+    """
+    text = _ANSI.sub("", str(err))
+    if "Weights only load failed" in text or "weights_only" in text:
+        found = _GLOBAL.search(text)
+        what = f"a pickled object ({found.group(1)})" if found else "pickled objects"
+        return (f"it holds {what}, which is never loaded because unpickling can run code. "
+                "A checkpoint holds only tensors, numbers, strings, lists and dicts, as "
+                "archsearch.save_checkpoint and torch.save(model.state_dict()) write them.")
+    return " ".join(text.split())[:200]
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint safely (``weights_only=True``); one-line errors for bad files."""
     try:
@@ -46,8 +68,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise CheckpointError(f"No checkpoint at {path}.") from None
     except Exception as err:  # noqa: BLE001 - any unreadable file is reported the same way
-        reason = " ".join(str(err).split())[:200]
-        raise CheckpointError(f"Cannot read checkpoint {path}: {reason}") from None
+        raise CheckpointError(f"Cannot read checkpoint {path}: {load_error_reason(err)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an archsearch checkpoint ({FORMAT}).")
     return payload

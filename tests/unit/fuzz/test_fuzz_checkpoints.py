@@ -129,6 +129,23 @@ def test_pickled_objects_are_refused(tmp_path: Path, obj: object) -> None:
     torch.save(obj, path)
     message = must_fail("checkpoint:pickled-code", lambda: load_checkpoint(path), CheckpointError)
     assert "Cannot read checkpoint" in message or "not an archsearch checkpoint" in message
+    # torch's advice to turn its safety off is never passed on; what the file should be is
+    assert "weights_only" not in message and "safe_globals" not in message, message
+    assert "\x1b" not in message and len(message) < 400, message
+    if "Cannot read checkpoint" in message:
+        assert "pickled object" in message and "save_checkpoint" in message, message
+
+
+def test_state_dict_and_training_state_errors_drop_the_unsafe_advice(tmp_path: Path) -> None:
+    from archsearch.checkpoint import load_error_reason
+
+    path = tmp_path / "x.pt"
+    torch.save(torch.nn.Linear(2, 2), path)
+    try:
+        torch.load(path, weights_only=True)
+    except Exception as err:  # noqa: BLE001
+        reason = load_error_reason(err)
+    assert "weights_only" not in reason and "torch.nn.modules.linear.Linear" in reason, reason
 
 
 def test_summary() -> None:
