@@ -41,6 +41,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, space: SearchSpace, arch
 
 
 _GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+_SHOULD = ("A checkpoint is a torch.save file of tensors, numbers, strings, lists and dicts, as "
+           "archsearch.save_checkpoint writes it.")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -48,23 +50,33 @@ def load_error_reason(err: BaseException) -> str:
     """One line saying why ``torch.load(..., weights_only=True)`` refused a file.
 
     torch's own message advises loading with ``weights_only=False``, which runs any code
-    the file holds; that advice is never passed on. A file refused for a pickled object
-    is named with the object and what an archsearch file holds instead.
+    the file holds; that advice, and torch's other advice, is never passed on. The line
+    says what the file holds instead and what it should be.
     """
     text = _ANSI.sub("", str(err))
-    if "Weights only load failed" in text or "weights_only" in text:
-        found = _GLOBAL.search(text)
-        what = f"a pickled object ({found.group(1)})" if found else "pickled objects"
-        return (f"it holds {what}, which is never loaded because unpickling can run code. "
-                "A checkpoint holds only tensors, numbers, strings, lists and dicts, as "
-                "archsearch.save_checkpoint and torch.save(model.state_dict()) write them.")
-    return " ".join(text.split())[:200]
+    found = _GLOBAL.search(text)
+    if found:
+        return (f"it holds a pickled object ({found.group(1)}), which is never loaded because "
+                f"unpickling can run code. {_SHOULD}")
+    inner = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\n\n|$)", text, re.S)
+    if inner or "Weights only load failed" in text:
+        detail = " ".join(inner.group(1).split())[:100] if inner else "unreadable"
+        return f"it is not a file torch.save writes ({detail}). {_SHOULD}"
+    first = " ".join(text.split()).split(". ")[0].rstrip(".")[:150]
+    if isinstance(err, OSError) or "zip" in first.lower() or "hasRecord" in first:
+        shown = "" if isinstance(err, OSError) or not first else f" ({first})"  # Errno 22: no help
+        return f"the file is truncated or not a torch.save zip file{shown}. {_SHOULD}"
+    return f"{first or type(err).__name__}. {_SHOULD}"
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint safely (``weights_only=True``); one-line errors for bad files."""
     try:
+        if Path(path).is_file() and Path(path).stat().st_size == 0:
+            raise CheckpointError(f"Cannot read checkpoint {path}: the file is empty. {_SHOULD}")
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
     except FileNotFoundError:
         raise CheckpointError(f"No checkpoint at {path}.") from None
     except Exception as err:  # noqa: BLE001 - any unreadable file is reported the same way
@@ -83,8 +95,14 @@ def _check_weights_fit(path: str | Path, space: SearchSpace, arch: Architecture,
     small file declaring a huge network is damaged or forged), and every weight the
     network has must be in the file with its shape.
     """
-    with torch.device("meta"):
-        skeleton = space.build(arch, payload["input_shape"], payload["n_classes"])
+    try:
+        with torch.device("meta"):
+            skeleton = space.build(arch, payload["input_shape"], payload["n_classes"])
+    except (RuntimeError, OverflowError, MemoryError) as err:  # sizes past what torch counts
+        raise CheckpointError(
+            f"Checkpoint {path} declares a network too large to build "
+            f"({' '.join(str(err).split())[:120]}): its space_config, input_shape or n_classes "
+            f"are not those of a real network.") from None
     expected = skeleton.state_dict()
     need = sum(t.numel() * t.element_size() for t in expected.values())
     size = Path(path).stat().st_size

@@ -212,3 +212,31 @@ def test_a_stride_zero_tensor_cannot_stand_for_huge_weights(valid: bytes, tmp_pa
     record("checkpoint:huge-network", "error")
     assert "declares a network of" in message and seconds < 5 and peak_mb < 1000, (
         seconds, peak_mb, message)
+
+
+def test_a_space_config_too_large_to_build_is_refused(valid: bytes, tmp_path: Path) -> None:
+    payload = torch.load(io.BytesIO(valid), weights_only=True)
+    payload["space_config"] = {"channels": 10**9, "cells_per_stage": 1}
+    path = tmp_path / "model.pt"
+    torch.save(payload, path)
+    message = must_fail("checkpoint:huge-network", lambda: load_model(path))
+    assert "declares a network" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("how", ["empty", "one byte", "json", "cut zip", "zip of text"])
+def test_unreadable_files_are_named_for_what_they_are(valid: bytes, tmp_path: Path, how: str) -> None:
+    import zipfile
+
+    data = {"empty": b"", "one byte": valid[:1], "json": b'{"format": "x"}',
+            "cut zip": valid[: len(valid) // 2]}.get(how)
+    path = tmp_path / "model.pt"
+    if data is None:
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("a.txt", "hi")
+    else:
+        path.write_bytes(data)
+    message = must_fail("checkpoint:unreadable", lambda: load_checkpoint(path), CheckpointError)
+    reason = message.split(": ", 1)[1]
+    assert "pickled object" not in reason and "weights_only" not in reason, message
+    assert "internal miniz error" not in reason and "Errno" not in reason, message
+    assert "save_checkpoint" in reason, message
