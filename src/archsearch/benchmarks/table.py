@@ -17,7 +17,7 @@ import io
 import json
 import math
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,7 @@ class Table:
             if name in self.not_numeric:
                 row, text = self.not_numeric[name]
                 raise TableError(f"Table {self.path}: column {name!r} is not numeric: row {row} "
-                                 f"holds {text[:40]!r}. Put a number there, or leave the cell "
+                                 f"holds {text[:40]!r}. Put a finite number there, or leave the cell "
                                  "empty for a missing value.")
             if name in self.columns and np.isnan(self.columns[name]).all():
                 others = [m for m in self.metrics if not np.isnan(self.columns[m]).all()]
@@ -178,12 +178,22 @@ def read_table(path: str | Path) -> Table:
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    # Read as a stream: a small .gz may inflate to gigabytes, which the csv module's field
+    # limit stops long before they are all in memory.
+    reader = None
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
-        reader = csv.reader(io.StringIO(raw.decode("utf-8-sig")))  # a BOM is dropped
-        header = next(reader, None)
-        rows = list(reader)
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error) as err:
+        binary = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+        with io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as text:  # BOM dropped
+            reader = csv.reader(_lines(text, path))
+            header = next(reader, None)
+            rows = list(reader)
+    except UnicodeDecodeError as err:
+        raise TableError(f"Cannot read table {path}: it is not UTF-8 text ({err.reason} at byte "
+                         f"{err.start}). Save it as UTF-8 CSV.") from None
+    except csv.Error as err:
+        where = f", row {reader.line_num}" if reader is not None else ""
+        raise TableError(f"Table {path}{where}: {err}.") from None
+    except (OSError, EOFError, zlib.error) as err:
         raise TableError(f"Cannot read table {path}: {type(err).__name__}: {err}".rstrip(": ")
                          + ".") from None
     if not header:
@@ -194,6 +204,20 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
             raise TableError(f"Table {path}, row {i + 2}: {len(row)} fields, the header has "
                              f"{len(header)}.")
     return header, rows
+
+
+_MAX_LINE = 1 << 22  # characters of one line of a CSV table
+
+
+def _lines(text: io.TextIOWrapper, path: Path) -> Iterator[str]:
+    """The lines of ``text``, refusing one longer than ``_MAX_LINE`` before it is all read."""
+    number = 0
+    while line := text.readline(_MAX_LINE):
+        number += 1
+        if len(line) == _MAX_LINE and not line.endswith("\n"):
+            raise TableError(f"Table {path}, line {number}: longer than {_MAX_LINE:,} "
+                             "characters; a table row is far shorter. Is it a table?")
+        yield line
 
 
 def _read_parquet(path: Path) -> tuple[list[str], list[list[Any]]]:
@@ -212,12 +236,14 @@ def _read_parquet(path: Path) -> tuple[list[str], list[list[Any]]]:
 
 def _numeric(values: Sequence[Any]) -> tuple[np.ndarray | None, int]:
     """The values as float64 (empty cells are NaN), or None and the index of the first
-    value that is not a number."""
+    value that is not a finite number."""
     out = np.empty(len(values), dtype=np.float64)
     for i, v in enumerate(values):
         try:
             out[i] = math.nan if v in ("", None) else float(v)
         except (TypeError, ValueError, OverflowError):
+            return None, i
+        if math.isinf(out[i]):  # 'inf', '1e999': no benchmark measures an infinite value
             return None, i
     return out, -1
 
