@@ -163,11 +163,6 @@ def test_deep_nesting_is_refused_in_one_line() -> None:
         must_fail("genotype:nesting", lambda t=text: parse_genotype(t), InvalidArchitectureError)
 
 
-def test_summary() -> None:
-    print_summary("arch:")
-    print_summary("genotype:")
-
-
 HOSTILE = {"repeated": "|nor_conv_3x3~0|" * 200_000, "digits": "|nor_conv_3x3~" + "9" * 100_000 + "|",
            "digits_in_a_cell": "|nor_conv_3x3~" + "9" * 4400 + "|+|nor_conv_3x3~0|nor_conv_3x3~1|+|"
                                "nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
@@ -184,3 +179,8 @@ def test_hostile_strings_get_a_short_one_line_error(name: str, kind: str) -> Non
     message = must_fail(f"arch:hostile-{name}", lambda: SPACES[name].parse(HOSTILE[kind]),
                         InvalidArchitectureError)
     assert len(message) < 600, (len(message), message[:200])
+
+
+def test_summary() -> None:
+    print_summary("arch:")
+    print_summary("genotype:")

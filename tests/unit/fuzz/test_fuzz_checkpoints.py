@@ -148,10 +148,6 @@ def test_state_dict_and_training_state_errors_drop_the_unsafe_advice(tmp_path: P
     assert "weights_only" not in reason and "torch.nn.modules.linear.Linear" in reason, reason
 
 
-def test_summary() -> None:
-    print_summary("checkpoint:")
-
-
 # --- a small file that declares a huge network ------------------------------------------------
 MEASURE = """
 import resource, sys, time
@@ -240,3 +236,7 @@ def test_unreadable_files_are_named_for_what_they_are(valid: bytes, tmp_path: Pa
     assert "pickled object" not in reason and "weights_only" not in reason, message
     assert "internal miniz error" not in reason and "Errno" not in reason, message
     assert "save_checkpoint" in reason, message
+
+
+def test_summary() -> None:
+    print_summary("checkpoint:")

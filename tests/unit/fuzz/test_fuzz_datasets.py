@@ -257,10 +257,6 @@ def test_image_folders(tmp_path_factory: pytest.TempPathFactory, data: st.DataOb
     load("data:image-folder", "image-folder", path=str(root))
 
 
-def test_summary() -> None:
-    print_summary("data:")
-
-
 # --- hand-written npz files -----------------------------------------------------------------
 def test_npz_of_complex_images_is_refused(tmp_path: Path) -> None:
     from fuzz_support import must_fail
@@ -278,3 +274,7 @@ def test_npz_error_never_advises_loading_pickles(tmp_path: Path) -> None:
     path.write_bytes(b"hello, this is text")
     message = must_fail("data:npz-hand", lambda: load_task("npz", path=str(path)))
     assert "allow_pickle" not in message and "unsafe" not in message and "trust" not in message, message
+
+
+def test_summary() -> None:
+    print_summary("data:")
