@@ -17,7 +17,7 @@ import io
 import json
 import math
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,7 @@ class Table:
     columns: dict[str, np.ndarray]
     meta: dict[str, Any] = field(default_factory=dict)
     space: SearchSpace | None = None
+    not_numeric: dict[str, tuple[int, str]] = field(default_factory=dict, repr=False)
     _rows: list[dict[str, float]] = field(default_factory=list, repr=False)
     _by_string: dict[str, int] = field(default_factory=dict, repr=False)
     _by_key: dict[str, int] = field(default_factory=dict, repr=False)
@@ -79,8 +80,22 @@ class Table:
         return list(self.columns)
 
     def check_columns(self, names: Iterable[str]) -> None:
-        """Raise TableError naming the first column the table lacks."""
+        """Raise TableError naming the first column the table lacks or that holds no number.
+
+        A column with a cell that is not a number is not a metric; asked for, it is named
+        with the row (line of the file) and the text of its first such cell.
+        """
         for name in names:
+            if name in self.not_numeric:
+                row, text = self.not_numeric[name]
+                raise TableError(f"Table {self.path}: column {name!r} is not numeric: row {row} "
+                                 f"holds {text[:40]!r}. Put a finite number there, or leave the cell "
+                                 "empty for a missing value.")
+            if name in self.columns and np.isnan(self.columns[name]).all():
+                others = [m for m in self.metrics if not np.isnan(self.columns[m]).all()]
+                raise TableError(f"Table {self.path}: column {name!r} holds no values (its "
+                                 f"{len(self)} rows are empty or NaN). Choose a column with "
+                                 f"values: {others[:10]}.")
             if name not in self.columns:
                 close = difflib.get_close_matches(name, list(self.columns), n=1)
                 hint = f"Did you mean {close[0]!r}?" if close else f"Numeric columns: {self.metrics}."
@@ -90,17 +105,27 @@ class Table:
         """Parse every row's architecture in ``space`` and build the lookup indices."""
         self.space = space
         self._by_string, self._by_key = {}, {}
+        names = list(self.columns)
+        values = np.stack([self.columns[n] for n in names], axis=1) if names else None
+        self._rows = [dict(zip(names, map(float, row))) for row in values] if values is not None \
+            else [{} for _ in self.archs]
         for i, text in enumerate(self.archs):
             try:
                 arch = space.parse(text)
             except InvalidArchitectureError as err:
                 raise TableError(f"Table {self.path}, row {i + 2}: {err}") from None
-            self._by_string.setdefault(arch.string, i)
+            first = self._by_string.setdefault(arch.string, i)
+            if first != i and values is not None and not np.array_equal(
+                    values[first], values[i], equal_nan=True):
+                # The same architecture twice with equal values (tables concatenated) is
+                # harmless; with other values, which to answer is a guess: refuse.
+                differ = next(n for n, a, b in zip(names, values[first], values[i])
+                              if not (a == b or (math.isnan(a) and math.isnan(b))))
+                raise TableError(
+                    f"Table {self.path}: rows {first + 2} and {i + 2} both hold {arch.string} "
+                    f"with different values ({differ} {values[first][names.index(differ)]:g} "
+                    f"vs {values[i][names.index(differ)]:g}). Keep one row per architecture.")
             self._by_key.setdefault(arch.key, i)
-        names = list(self.columns)
-        values = np.stack([self.columns[n] for n in names], axis=1) if names else None
-        self._rows = [dict(zip(names, map(float, row))) for row in values] if values is not None \
-            else [{} for _ in self.archs]
         return self
 
     def row_of(self, arch: Architecture) -> int | None:
@@ -132,24 +157,43 @@ def read_table(path: str | Path) -> Table:
         raise TableError(f"Table {path} has no 'arch' column; its columns: {header[:10]}.")
     if not rows:
         raise TableError(f"Table {path} has no rows.")
+    seen: dict[str, int] = {}
+    for j, name in enumerate(header):
+        if name in seen:
+            raise TableError(f"Table {path} has the column {name!r} twice (columns "
+                             f"{seen[name] + 1} and {j + 1}). Rename or drop one.")
+        seen[name] = j
     a = header.index("arch")
     archs = [str(r[a]) for r in rows]
-    columns = {}
+    columns, not_numeric = {}, {}
     for j, name in enumerate(header):
         if j != a:
-            numeric = _numeric([r[j] for r in rows])
+            numeric, bad = _numeric([r[j] for r in rows])
             if numeric is not None:
                 columns[name] = numeric
-    return Table(path=path, archs=archs, columns=columns, meta=_read_meta(path))
+            else:
+                not_numeric[name] = (bad + 2, str(rows[bad][j]))
+    return Table(path=path, archs=archs, columns=columns, meta=_read_meta(path),
+                 not_numeric=not_numeric)
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    # Read as a stream: a small .gz may inflate to gigabytes, which the csv module's field
+    # limit stops long before they are all in memory.
+    reader = None
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
-        reader = csv.reader(io.StringIO(raw.decode("utf-8")))
-        header = next(reader, None)
-        rows = list(reader)
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error) as err:
+        binary = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+        with io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as text:  # BOM dropped
+            reader = csv.reader(_lines(text, path))
+            header = next(reader, None)
+            rows = list(reader)
+    except UnicodeDecodeError as err:
+        raise TableError(f"Cannot read table {path}: it is not UTF-8 text ({err.reason} at byte "
+                         f"{err.start}). Save it as UTF-8 CSV.") from None
+    except csv.Error as err:
+        where = f", row {reader.line_num}" if reader is not None else ""
+        raise TableError(f"Table {path}{where}: {err}.") from None
+    except (OSError, EOFError, zlib.error) as err:
         raise TableError(f"Cannot read table {path}: {type(err).__name__}: {err}".rstrip(": ")
                          + ".") from None
     if not header:
@@ -160,6 +204,20 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
             raise TableError(f"Table {path}, row {i + 2}: {len(row)} fields, the header has "
                              f"{len(header)}.")
     return header, rows
+
+
+_MAX_LINE = 1 << 22  # characters of one line of a CSV table
+
+
+def _lines(text: io.TextIOWrapper, path: Path) -> Iterator[str]:
+    """The lines of ``text``, refusing one longer than ``_MAX_LINE`` before it is all read."""
+    number = 0
+    while line := text.readline(_MAX_LINE):
+        number += 1
+        if len(line) == _MAX_LINE and not line.endswith("\n"):
+            raise TableError(f"Table {path}, line {number}: longer than {_MAX_LINE:,} "
+                             "characters; a table row is far shorter. Is it a table?")
+        yield line
 
 
 def _read_parquet(path: Path) -> tuple[list[str], list[list[Any]]]:
@@ -176,13 +234,18 @@ def _read_parquet(path: Path) -> tuple[list[str], list[list[Any]]]:
     return header, [list(r) for r in zip(*data.values())]
 
 
-def _numeric(values: Sequence[Any]) -> np.ndarray | None:
-    """The values as float64 (empty cells are NaN), or None if any is not a number."""
-    try:
-        return np.array([math.nan if v in ("", None) else float(v) for v in values],
-                        dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
+def _numeric(values: Sequence[Any]) -> tuple[np.ndarray | None, int]:
+    """The values as float64 (empty cells are NaN), or None and the index of the first
+    value that is not a finite number."""
+    out = np.empty(len(values), dtype=np.float64)
+    for i, v in enumerate(values):
+        try:
+            out[i] = math.nan if v in ("", None) else float(v)
+        except (TypeError, ValueError, OverflowError):
+            return None, i
+        if math.isinf(out[i]):  # 'inf', '1e999': no benchmark measures an infinite value
+            return None, i
+    return out, -1
 
 
 def _read_meta(path: Path) -> dict[str, Any]:

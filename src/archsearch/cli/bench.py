@@ -134,6 +134,8 @@ def run_compare(args: argparse.Namespace) -> int:
                                         "--mnas-latency COLUMN, and no --minimize.")
         make = MnasReward.hard if args.mnas_constraint == "hard" else MnasReward.soft
         objective = make(args.objective, args.mnas_latency, args.mnas_target)
+    if args.plot:
+        _check_plot_path(args.plot)  # before the runs, whose results a bad path would lose
     table = read_table(args.table)
     space = space_of(table, args.space)
     scorer = _scorer(args, table, names)
@@ -145,15 +147,15 @@ def run_compare(args: argparse.Namespace) -> int:
                                 direction="minimize" if args.minimize else "maximize",
                                 scorer=scorer)
     meets = {name: _meets(result.picks[name], objective) for name in names}
-    if args.plot:
-        plot_curves(result, args.plot)
     if args.json:
         out = result.to_json()
         if isinstance(objective, MnasReward):
             out["objective"] = objective.to_json()
             for name in names:
                 out["strategies"][name]["picks_meeting_target"] = meets[name]
-        print(json.dumps(out, indent=2))
+        print(json.dumps(out, indent=2), flush=True)
+        if args.plot:  # after the results are out: a failing plot loses nothing
+            plot_curves(result, args.plot)
         return 0
     print(f"{result.report} of the architecture picked by {result.objective} after "
           f"{result.budget} {result.unit}, {result.seeds} seeds (table optimum "
@@ -175,8 +177,38 @@ def run_compare(args: argparse.Namespace) -> int:
     if isinstance(objective, MnasReward):
         _print_best_meeting(table, objective, result.report)
     if args.plot:
+        sys.stdout.flush()
+        plot_curves(result, args.plot)
         print(f"curves: {args.plot}", file=sys.stderr)
     return 0
+
+
+def _check_plot_path(path: str) -> None:
+    """Refuse a --plot path that cannot be written, before any run."""
+    import os
+    from pathlib import Path
+
+    from archsearch._utils.imports import require
+
+    plt = require("matplotlib.pyplot", "plot", backend="Agg")
+    target = Path(path)
+    parent = target.parent
+    if target.is_dir():
+        raise InvalidParameterError(f"--plot {path} is a folder; give a file such as "
+                                    f"{target / 'curves.png'}.")
+    if not parent.is_dir():
+        raise InvalidParameterError(f"--plot {path}: the folder {parent} does not exist"
+                                    f"{' (it is a file)' if parent.exists() else ''}. Create it "
+                                    "or give another path.")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise InvalidParameterError(f"--plot {path}: no permission to write there. Give "
+                                    "another path.")
+    suffix = target.suffix.lstrip(".").lower()
+    formats = plt.figure().canvas.get_supported_filetypes()
+    plt.close("all")
+    if suffix and suffix not in formats:
+        raise InvalidParameterError(f"--plot {path}: {target.suffix!r} is not an image format "
+                                    f"matplotlib writes; use .png (or {', '.join(sorted(formats))}).")
 
 
 def _scorer(args: argparse.Namespace, table: Table, specs: list[str]) -> ProxyScorer | None:

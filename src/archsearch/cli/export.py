@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 def _checkpoint_from_state_dict(args: argparse.Namespace, weights: Path, dest: Path) -> Path:
     import torch
 
-    from archsearch.checkpoint import save_checkpoint
+    from archsearch.checkpoint import load_error_reason, save_checkpoint
 
     cfg = _common.resolve(args, None, {"val_fraction": 0.2, "n_train": None})
     space = _common.build_space(cfg)
@@ -86,7 +86,7 @@ def _checkpoint_from_state_dict(args: argparse.Namespace, weights: Path, dest: P
         raise CheckpointError(f"No state dict at {weights}.") from None
     except Exception as err:  # noqa: BLE001 - any unreadable file is reported the same way
         raise CheckpointError(f"Cannot read state dict {weights}: "
-                              f"{' '.join(str(err).split())[:200]}") from None
+                              f"{load_error_reason(err)}") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]  # an archsearch checkpoint given with --arch
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from archsearch._utils.seeding import torch_generator
-from archsearch.checkpoint import save_checkpoint
+from archsearch.checkpoint import load_error_reason, save_checkpoint
 from archsearch.cli import _common
 from archsearch.cli.search import BEST, CONFIG
 from archsearch.errors import CheckpointError, InvalidParameterError
@@ -115,7 +115,7 @@ def _unfinished(path: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable state is reported the same way
         raise CheckpointError(f"Cannot read the unfinished training {path}: "
-                              f"{' '.join(str(err).split())[:200]}; delete it to start "
+                              f"{load_error_reason(err)}; delete it to start "
                               "over.") from None
     if not isinstance(saved, dict) or saved.get("format") != STATE_FORMAT or \
             not isinstance(saved.get("state"), dict):

@@ -57,7 +57,11 @@ def _read_npz(file: Path) -> dict[str, np.ndarray]:
     try:
         npz = np.load(file, allow_pickle=False)
     except Exception as err:  # np.load reports a foreign file with several error types
-        raise DatasetError(f"{file} is not an .npz file ({err}). {NPZ_HINT}") from err
+        # numpy's first sentence only: the rest advises allow_pickle=True, which runs code
+        reason = " ".join(str(err).split()).split(". ")[0].rstrip(".")
+        if "pickle" in reason:
+            reason = "it is neither a zip of arrays nor an .npy array"
+        raise DatasetError(f"{file} is not an .npz file ({reason}). {NPZ_HINT}") from err
     if not isinstance(npz, np.lib.npyio.NpzFile):
         raise DatasetError(f"{file} is a single .npy array, not an .npz. {NPZ_HINT}")
     with npz:
@@ -89,10 +93,12 @@ def _npz_pair(
 
 
 def _npz_images(file: Path, key: str, x: np.ndarray) -> np.ndarray:
-    numeric = np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_
+    numeric = (np.issubdtype(x.dtype, np.number) and not np.issubdtype(x.dtype, np.complexfloating)
+               ) or x.dtype == np.bool_
     if not numeric or x.ndim not in (3, 4) or x.size == 0:  # (also an image side of 0)
         raise DatasetError(
-            f"{file}: {key!r} must be a non-empty numeric array shaped (N, H, W), (N, C, H, W) "
+            f"{file}: {key!r} must be a non-empty numeric array (real, not complex) shaped "
+            "(N, H, W), (N, C, H, W) "
             f"or (N, H, W, C); got {x.dtype} {x.shape}."
         )
     if np.issubdtype(x.dtype, np.inexact) and not np.isfinite(x).all():

@@ -95,7 +95,15 @@ def load_task(
     y_all = np.asarray(raw.y_train, dtype=np.int64)
     is_val = _stratified_mask(y_all, _holdout_counts(y_all, val_fraction), rng)
     train_idx, val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+    _check_split_sizes(name, len(y_all), len(train_idx), len(val_idx), len(raw.y_test),
+                       val_fraction)
     if n_train is not None and n_train < len(train_idx):
+        n_classes = len(np.unique(y_all[train_idx]))
+        if n_train < n_classes:
+            raise InvalidParameterError(
+                f"n_train={n_train} cannot hold one example of each of the {n_classes} classes "
+                f"of dataset {name!r} (the subsample is stratified). Give n_train >= {n_classes}."
+            )
         keep = _stratified_mask(y_all[train_idx], _subsample_counts(y_all[train_idx], n_train), rng)
         train_idx = train_idx[keep]
     y_test = np.asarray(raw.y_test, dtype=np.int64)
@@ -134,6 +142,22 @@ def _digits(data_dir: PathArg = None, path: str | None = None) -> RawData:
     return RawData(x_train, y_train, x_test, y_test, hflip=False, info=info)
 
 
+
+
+def _check_split_sizes(name: str, n_all: int, n_train: int, n_val: int, n_test: int,
+                       val_fraction: float) -> None:
+    """Refuse a dataset whose training, validation or test split would be empty."""
+    empty = [split for split, n in (("training", n_train), ("validation", n_val),
+                                    ("test", n_test)) if n == 0]
+    if empty:
+        raise DatasetError(
+            f"Dataset {name!r} is too small: its {n_all} example{'s' if n_all != 1 else ''} "
+            f"for training and validation give {n_train} training and {n_val} validation "
+            f"examples, and it has {n_test} test examples, so the {empty[0]} split would be "
+            f"empty. Each split takes a share of every class (val_fraction={val_fraction:g}; "
+            "a test split, when the data has none, 20%) and one example of each class stays "
+            "for training: give at least 2 examples of some class, or more data."
+        )
 
 
 def _resize(x: torch.Tensor, size: int) -> torch.Tensor:

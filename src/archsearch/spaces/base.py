@@ -186,6 +186,7 @@ def malformed(what: str, text: str, why: str, path: str | None = None,
               limit: int = 120) -> InvalidArchitectureError:
     """The one-line error for a malformed architecture string (long strings shortened)."""
     shown = text if len(text) <= limit else text[: limit - 3] + "..."
+    why = why if len(why) <= 3 * limit else why[: 3 * limit - 3] + "..."  # it may quote a part
     return InvalidArchitectureError(f"Malformed {what} {shown!r}: {why}", path=path)
 
 

@@ -382,7 +382,7 @@ def _parse_block(text: str, b: int, item: str) -> list[str]:
         if part not in by_token:
             path = f"block{b}.{name}"
             raise InvalidArchitectureError(
-                f"Decision {path!r} got {part!r} in mnas arch string {_shown(text)!r}; "
+                f"Decision {path!r} got {_shown(part)!r} in mnas arch string {_shown(text)!r}; "
                 f"allowed: {', '.join(by_token)}.", path=path
             )
         values.append(by_token[part])

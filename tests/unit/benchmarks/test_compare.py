@@ -133,3 +133,47 @@ def test_library_compare_keeps_each_pick(nb201):
     for pick, curve in zip(picks, result.curves["random"]):
         assert pick["mnas_reward"] == pytest.approx(reward.value(pick))
         assert curve[-1] == pick["cifar10_val_acc_12ep"]
+
+
+@pytest.fixture
+def small_table(tmp_path):
+    from archsearch.benchmarks import write_table
+
+    space = archsearch.create_space("nb201")
+    rows = [{"arch": str(space.sample(np.random.default_rng(s))), "acc": float(s)} for s in range(8)]
+    path = tmp_path / "t.csv"
+    write_table(path, rows, {"space": "nb201"})
+    return path
+
+
+@pytest.mark.parametrize("where", ["missing/c.png", "file/c.png", "dir", "c.unknown"])
+def test_cli_compare_checks_the_plot_path_before_any_run(small_table, tmp_path, monkeypatch,
+                                                         capsys, where):
+    pytest.importorskip("matplotlib")
+    from archsearch.cli import bench, main
+
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "dir").mkdir()
+    ran = []
+    monkeypatch.setattr(bench, "compare_strategies", lambda *a, **k: ran.append(1))
+    code = main.main(["bench", "compare", "--table", str(small_table), "--objective", "acc",
+                      "--budget", "2", "--seeds", "1", "--plot", str(tmp_path / where)])
+    err = capsys.readouterr().err
+    assert code == 1 and not ran, err
+    assert err.startswith("archsearch: error: --plot ") and len(err.splitlines()) == 2, err
+
+
+def test_cli_compare_prints_its_results_before_plotting(small_table, tmp_path, monkeypatch,
+                                                         capsys):
+    pytest.importorskip("matplotlib")
+    from archsearch.cli import bench, main
+
+    def broken(result, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(bench, "plot_curves", broken)
+    code = main.main(["bench", "compare", "--table", str(small_table), "--objective", "acc",
+                      "--budget", "2", "--seeds", "2", "--json", "--plot", str(tmp_path / "c.png")])
+    out, err = capsys.readouterr()
+    assert code == 1 and "No space left" in err
+    assert set(json.loads(out)["strategies"]) == {"random", "evolution"}

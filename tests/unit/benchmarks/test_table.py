@@ -122,3 +122,66 @@ def test_non_numeric_columns_are_not_metrics(tmp_path):
     path.write_text(f"arch,note,acc\n{A},hello,\n{B},x,3\n")
     table = read_table(path)
     assert table.metrics == ["acc"] and np.isnan(table.columns["acc"][0])
+
+
+def test_one_bad_cell_names_its_row_and_column(tmp_path, space):
+    path = tmp_path / "t.csv"
+    path.write_text(f"arch,acc,lat\n{A},91.5,2\n{B},oops,1\n")
+    table = read_table(path)
+    assert table.metrics == ["lat"]
+    with pytest.raises(TableError, match=r"column 'acc' is not numeric: row 3 holds 'oops'") as info:
+        TabularLookup(path, "acc").setup(space)
+    assert "Did you mean" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_duplicate_columns_are_refused(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(f"arch,acc,lat,acc\n{A},1,2,3\n")
+    with pytest.raises(TableError, match=r"column 'acc' twice \(columns 2 and 4\)"):
+        read_table(path)
+
+
+def test_duplicate_rows_with_other_values_are_refused(tmp_path, space):
+    path = tmp_path / "t.csv"
+    path.write_text(f"arch,acc\n{A},1\n{B},2\n{A},3\n")
+    with pytest.raises(TableError, match=r"rows 2 and 4 both hold .* with different values") as info:
+        read_table(path).index(space)
+    assert "\n" not in str(info.value)
+
+
+def test_duplicate_rows_with_equal_values_are_kept(tmp_path, space):
+    path = tmp_path / "t.csv"
+    path.write_text(f"arch,acc,lat\n{A},1,\n{B},2,1\n{A},1,\n")
+    table = read_table(path).index(space)
+    assert table.lookup(space.parse(A))["acc"] == 1.0
+
+
+def test_a_byte_order_mark_is_read(tmp_path, space):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + f"arch,acc\n{A},1\n".encode())
+    table = read_table(path).index(space)
+    assert table.metrics == ["acc"] and table.lookup(space.parse(A)) == {"acc": 1.0}
+    gz = tmp_path / "t.csv.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    assert read_table(gz).archs == [A]
+
+
+def test_an_all_nan_objective_is_refused_up_front(tmp_path, space):
+    path = tmp_path / "t.csv"
+    path.write_text(f"arch,acc,lat\n{A},,1\n{B},nan,2\n")
+    with pytest.raises(TableError, match=r"column 'acc' holds no values \(its 2 rows are empty"):
+        TabularLookup(path, "acc").setup(space)
+
+
+def test_cli_search_on_an_all_nan_objective_exits_1(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "t.csv"
+    write_table(path, [{"arch": A, "acc": float("nan")}, {"arch": B, "acc": float("nan")}],
+                {"space": "nb201"})
+    proc = subprocess.run([sys.executable, "-m", "archsearch", "bench", "compare", "--table",
+                           str(path), "--objective", "acc", "--budget", "2", "--seeds", "1"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert len(proc.stderr.strip().splitlines()) <= 2 and "holds no values" in proc.stderr

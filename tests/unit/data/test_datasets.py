@@ -495,3 +495,30 @@ def test_idx_dims_are_big_endian(tmp_path: Path) -> None:
     folder = make_idx_dir(tmp_path, n_train=300, n_test=2)  # 300 needs two bytes
     assert len(load_task("mnist", data_dir=folder).train_and_val()[1]) == 300
     assert math.isfinite(load_task("mnist", data_dir=folder).info["std"][0])
+
+
+# ----------------------------------------------------------------------------- splits too small
+
+
+def test_a_one_example_dataset_is_refused_naming_the_sizes(tmp_path: Path) -> None:
+    path = tmp_path / "one.npz"
+    np.savez(path, x=np.zeros((1, 4, 4)), y=np.zeros(1, dtype=int))
+    with pytest.raises(DatasetError, match=r"validation split .* empty") as err:
+        load_task("npz", path=str(path))
+    assert "1 example" in one_line(err)
+
+
+def test_one_example_per_class_leaves_no_validation(tmp_path: Path) -> None:
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.zeros((3, 4, 4)), y=np.arange(3), x_test=np.zeros((3, 4, 4)),
+             y_test=np.arange(3))
+    with pytest.raises(DatasetError, match=r"0 validation examples") as err:
+        load_task("npz", path=str(path))
+    one_line(err)
+
+
+def test_n_train_below_the_number_of_classes_is_refused() -> None:
+    with pytest.raises(InvalidParameterError, match=r"n_train=1 .* 10 classes") as err:
+        load_task("digits", n_train=1)
+    one_line(err)
+    assert len(load_task("digits", n_train=10).y_train.unique()) == 10

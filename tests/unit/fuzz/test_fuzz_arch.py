@@ -163,6 +163,24 @@ def test_deep_nesting_is_refused_in_one_line() -> None:
         must_fail("genotype:nesting", lambda t=text: parse_genotype(t), InvalidArchitectureError)
 
 
+HOSTILE = {"repeated": "|nor_conv_3x3~0|" * 200_000, "digits": "|nor_conv_3x3~" + "9" * 100_000 + "|",
+           "digits_in_a_cell": "|nor_conv_3x3~" + "9" * 4400 + "|+|nor_conv_3x3~0|nor_conv_3x3~1|+|"
+                               "nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+           "long_parts": "x" * 5000 + "|" + "y" * 5000 + "|z", "nested": "(" * 100_000 + ")" * 100_000,
+           "html": "<img src=x onerror=alert(1)>", "rtl": "\u202e|nor_conv_3x3~0|", "nul": "\x00" * 1000,
+           "emoji": "\U0001f600" * 10_000, "surrogate": "\ud800", "newlines": "\n" * 100_000,
+           "fullwidth": "\uff5cnor_conv_3x3\uff5e0\uff5c", "json": '{"a": ' * 50_000,
+           "code": "__import__('os').system('true')", "format": "{0.__class__}%s%n"}
+
+
+@pytest.mark.parametrize("name", sorted(SPACES))
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_hostile_strings_get_a_short_one_line_error(name: str, kind: str) -> None:
+    message = must_fail(f"arch:hostile-{name}", lambda: SPACES[name].parse(HOSTILE[kind]),
+                        InvalidArchitectureError)
+    assert len(message) < 600, (len(message), message[:200])
+
+
 def test_summary() -> None:
     print_summary("arch:")
     print_summary("genotype:")

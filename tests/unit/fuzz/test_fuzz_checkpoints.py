@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from fuzz_support import fuzz, must_fail, outcome, print_summary
+from fuzz_support import fuzz, must_fail, outcome, print_summary, record
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -129,6 +129,113 @@ def test_pickled_objects_are_refused(tmp_path: Path, obj: object) -> None:
     torch.save(obj, path)
     message = must_fail("checkpoint:pickled-code", lambda: load_checkpoint(path), CheckpointError)
     assert "Cannot read checkpoint" in message or "not an archsearch checkpoint" in message
+    # torch's advice to turn its safety off is never passed on; what the file should be is
+    assert "weights_only" not in message and "safe_globals" not in message, message
+    assert "\x1b" not in message and len(message) < 400, message
+    if "Cannot read checkpoint" in message:
+        assert "pickled object" in message and "save_checkpoint" in message, message
+
+
+def test_state_dict_and_training_state_errors_drop_the_unsafe_advice(tmp_path: Path) -> None:
+    from archsearch.checkpoint import load_error_reason
+
+    path = tmp_path / "x.pt"
+    torch.save(torch.nn.Linear(2, 2), path)
+    try:
+        torch.load(path, weights_only=True)
+    except Exception as err:  # noqa: BLE001
+        reason = load_error_reason(err)
+    assert "weights_only" not in reason and "torch.nn.modules.linear.Linear" in reason, reason
+
+
+# --- a small file that declares a huge network ------------------------------------------------
+MEASURE = """
+import resource, sys, time
+from archsearch.checkpoint import load_model
+from archsearch.errors import CheckpointError
+start = time.perf_counter()
+try:
+    load_model(sys.argv[1])
+    message = "loaded"
+except CheckpointError as err:
+    message = str(err)
+print(time.perf_counter() - start)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+print(message)
+"""
+
+
+def measure_load(path: Path) -> tuple[float, int, str]:
+    """Seconds, peak resident MB and the one-line outcome of load_model(path) in a fresh process."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", MEASURE, str(path)], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seconds, peak, message = proc.stdout.split("\n", 2)
+    return float(seconds), int(peak), message.strip()
+
+
+@pytest.mark.parametrize("field, value", [("n_classes", 10**8),
+                                          ("space_config", {"channels": 3000, "cells_per_stage": 1}),
+                                          ("input_shape", [10**6, 8, 8])])
+def test_a_small_file_declaring_a_huge_network_is_refused_before_allocating(
+        valid: bytes, tmp_path: Path, field: str, value: object) -> None:
+    payload = torch.load(io.BytesIO(valid), weights_only=True)
+    payload[field] = value
+    path = tmp_path / "model.pt"
+    torch.save(payload, path)
+    assert path.stat().st_size < 100_000
+    seconds, peak_mb, message = measure_load(path)
+    record("checkpoint:huge-network", "error")
+    assert message.startswith(f"Checkpoint {path} declares a network of") and "\n" not in message
+    assert seconds < 5 and peak_mb < 1000, (seconds, peak_mb)
+
+
+def test_a_stride_zero_tensor_cannot_stand_for_huge_weights(valid: bytes, tmp_path: Path) -> None:
+    """A weight of 10**8 elements viewing one stored number (stride 0) takes no room in the file."""
+    payload = torch.load(io.BytesIO(valid), weights_only=True)
+    payload["n_classes"] = 10**7
+    state = payload["state_dict"]
+    name = next(k for k, v in state.items() if k.endswith("weight") and v.dim() == 2)
+    state[name] = torch.zeros(1).expand(10**7, state[name].shape[1])
+    state[name.replace("weight", "bias")] = torch.zeros(1).expand(10**7)
+    path = tmp_path / "model.pt"
+    torch.save(payload, path)
+    assert path.stat().st_size < 100_000
+    seconds, peak_mb, message = measure_load(path)
+    record("checkpoint:huge-network", "error")
+    assert "declares a network of" in message and seconds < 5 and peak_mb < 1000, (
+        seconds, peak_mb, message)
+
+
+def test_a_space_config_too_large_to_build_is_refused(valid: bytes, tmp_path: Path) -> None:
+    payload = torch.load(io.BytesIO(valid), weights_only=True)
+    payload["space_config"] = {"channels": 10**9, "cells_per_stage": 1}
+    path = tmp_path / "model.pt"
+    torch.save(payload, path)
+    message = must_fail("checkpoint:huge-network", lambda: load_model(path))
+    assert "declares a network" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("how", ["empty", "one byte", "json", "cut zip", "zip of text"])
+def test_unreadable_files_are_named_for_what_they_are(valid: bytes, tmp_path: Path, how: str) -> None:
+    import zipfile
+
+    data = {"empty": b"", "one byte": valid[:1], "json": b'{"format": "x"}',
+            "cut zip": valid[: len(valid) // 2]}.get(how)
+    path = tmp_path / "model.pt"
+    if data is None:
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("a.txt", "hi")
+    else:
+        path.write_bytes(data)
+    message = must_fail("checkpoint:unreadable", lambda: load_checkpoint(path), CheckpointError)
+    reason = message.split(": ", 1)[1]
+    assert "pickled object" not in reason and "weights_only" not in reason, message
+    assert "internal miniz error" not in reason and "Errno" not in reason, message
+    assert "save_checkpoint" in reason, message
 
 
 def test_summary() -> None:

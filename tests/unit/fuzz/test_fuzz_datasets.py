@@ -257,5 +257,24 @@ def test_image_folders(tmp_path_factory: pytest.TempPathFactory, data: st.DataOb
     load("data:image-folder", "image-folder", path=str(root))
 
 
+# --- hand-written npz files -----------------------------------------------------------------
+def test_npz_of_complex_images_is_refused(tmp_path: Path) -> None:
+    from fuzz_support import must_fail
+
+    path = tmp_path / "c.npz"
+    np.savez(path, x=np.ones((20, 4, 4), dtype=np.complex64), y=np.arange(20) % 2)
+    message = must_fail("data:npz-hand", lambda: load_task("npz", path=str(path)))
+    assert "complex" in message
+
+
+def test_npz_error_never_advises_loading_pickles(tmp_path: Path) -> None:
+    from fuzz_support import must_fail
+
+    path = tmp_path / "t.npz"
+    path.write_bytes(b"hello, this is text")
+    message = must_fail("data:npz-hand", lambda: load_task("npz", path=str(path)))
+    assert "allow_pickle" not in message and "unsafe" not in message and "trust" not in message, message
+
+
 def test_summary() -> None:
     print_summary("data:")

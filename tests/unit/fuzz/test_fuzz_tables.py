@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fuzz_support import fuzz, outcome, print_summary
+from fuzz_support import fuzz, must_fail, outcome, print_summary, record
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -75,7 +75,8 @@ def csv_text(draw: st.DrawFn) -> bytes:
     return buffer.getvalue().encode("utf-8", "surrogatepass")
 
 
-TABLE_BYTES = st.one_of(st.binary(max_size=80), csv_text(), garbled(valid_csv()))
+TABLE_BYTES = st.one_of(st.binary(max_size=80), csv_text(), garbled(valid_csv()),
+                        csv_text().map(lambda b: b"\xef\xbb\xbf" + b))  # with a byte-order mark
 
 
 def read_and_use(path: Path, kind: str) -> None:
@@ -173,6 +174,53 @@ def test_latency_tables(tmp_path_factory: pytest.TempPathFactory, data: bytes) -
     if table is not None:
         net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
         outcome("latency-table:predict", lambda: table.predict(net, (1, 8, 8)), ArchSearchError)
+
+
+# --- hand-written tables ----------------------------------------------------------------------
+MEASURE = """
+import resource, sys
+from archsearch.benchmarks.table import read_table
+from archsearch.errors import ArchSearchError
+try:
+    read_table(sys.argv[1])
+    print("read")
+except ArchSearchError as err:
+    print(err)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_a_gzip_bomb_is_refused_without_inflating_it(tmp_path: Path) -> None:
+    """256 KB of gzip holding 256 MB in one cell: read as a stream, refused at a line limit."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "bomb.csv.gz"
+    with gzip.open(path, "wb", compresslevel=9) as fh:
+        fh.write(b"arch,acc\n")
+        for _ in range(16):
+            fh.write(b"0" * (1 << 24))
+    proc = subprocess.run([sys.executable, "-c", MEASURE, str(path)], capture_output=True,
+                          text=True, timeout=120)
+    message, peak_mb = proc.stdout.strip().rsplit("\n", 1)
+    record("table:hand", "error")
+    assert ("field" in message or "longer than" in message) and "2" in message, message
+    assert int(peak_mb) < 1000, peak_mb
+
+
+@pytest.mark.parametrize("cell", ["inf", "-inf", "1e999", "9" * 400])
+def test_infinite_values_are_not_metrics(tmp_path: Path, cell: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(f"arch,acc\n{ARCHS[0]},1\n{ARCHS[1]},{cell}\n")
+    message = must_fail("table:hand", lambda: TabularLookup(path, "acc").setup(SPACE))
+    assert f"row 3 holds {cell[:40]!r}" in message
+
+
+def test_a_table_not_in_utf8_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(f"arch,acc\n{ARCHS[0]},1\n".encode("utf-16"))
+    message = must_fail("table:hand", lambda: read_table(path))
+    assert "UTF-8" in message
 
 
 def test_summary() -> None:
