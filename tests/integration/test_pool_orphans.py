@@ -1,4 +1,5 @@
-"""A pool driver killed with SIGKILL leaves no worker behind, whatever its workers were doing.
+"""A pool driver killed with SIGKILL leaves no worker behind, whatever its workers were doing;
+a pool far larger than the machine is refused before anything starts.
 
 Every process the driver starts inherits a marker in its environment, so its descendants are
 found wherever they were reparented; the test never kills one itself before its assertion.
@@ -159,3 +160,18 @@ def test_workers_killed_with_their_driver_while_idle_or_training(tmp_path, phase
         assert took is not None, f"{len(left)} processes still running {GRACE} s later"
     finally:
         _cleanup(proc, mark)
+
+
+def test_the_cli_refuses_a_pool_far_above_the_cores_before_writing_anything(tmp_path):
+    from conftest import cli
+
+    run_dir = tmp_path / "run"
+    proc = cli("search", "--backend", "pool", "--workers", "1000", "--run-dir", str(run_dir),
+               check=False)
+    assert proc.returncode == 1
+    error = proc.stderr.splitlines()[0]
+    assert error.startswith("archsearch: error: --workers 1000 x --threads 1 is 1000 torch "
+                            "threads for ") and "imports torch" in error, proc.stderr
+    assert error.endswith("Use fewer --workers or --threads, or --oversubscribe to start them "
+                          "all anyway."), error
+    assert not run_dir.exists()

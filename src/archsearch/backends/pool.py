@@ -116,9 +116,8 @@ def check_pool_size(workers: int, threads: int, oversubscribe: bool = False,
     limit = THREADS_PER_CORE * cores
     if oversubscribe or workers * threads <= limit:
         return
-    s = "" if threads == 1 else "s"
     raise InvalidParameterError(
-        f"{workers} {names[0]} x {threads} torch thread{s} is {workers * threads} threads for "
+        f"{names[0]} {workers} x {names[1]} {threads} is {workers * threads} torch threads for "
         f"{cores} core{'' if cores == 1 else 's'}; at most {limit} ({THREADS_PER_CORE} a core) "
         f"run by default: each worker is a process that imports torch (about 0.5 GB of "
         f"memory) and workers beyond the cores only wait for them. Use fewer {names[0]} or "
