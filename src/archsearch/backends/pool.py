@@ -159,6 +159,9 @@ class PoolBackend(Backend):
             check_int("PoolBackend", "threads", threads, 1)
         if trial_timeout is not None:
             check_float("PoolBackend", "trial_timeout", trial_timeout, 0.0, low_open=True)
+        if not isinstance(oversubscribe, bool):
+            raise InvalidParameterError(f"The 'oversubscribe' parameter of PoolBackend must be "
+                                        f"True or False. Got {oversubscribe!r} instead.")
         self.capacity = workers
         self.threads = threads or default_threads(workers)
         check_pool_size(workers, self.threads, oversubscribe)
@@ -195,12 +198,13 @@ class PoolBackend(Backend):
 
     def _spawn(self) -> _Worker:
         assert self._lifeline is not None
+        flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
         ours, theirs = mp.Pipe()
         try:
             fds = (theirs.fileno(), self._lifeline[0])
             process = subprocess.Popen(
-                [spawn.get_executable(), *subprocess._args_from_interpreter_flags(),  # type: ignore[attr-defined]
-                 "-c", _BOOTSTRAP, str(fds[0]), str(os.getpid()), str(fds[1])],
+                [spawn.get_executable(), *flags, "-c", _BOOTSTRAP, str(fds[0]),
+                 str(os.getpid()), str(fds[1])],
                 pass_fds=fds, stdin=subprocess.DEVNULL)
         except BaseException:
             ours.close()

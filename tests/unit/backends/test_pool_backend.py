@@ -177,6 +177,8 @@ def test_worker_counts_far_above_the_cores_are_refused_unless_asked_for():
         PoolBackend(limit // 2, threads=3)
     assert PoolBackend(limit, threads=1).capacity == limit  # (nothing starts before a run)
     assert PoolBackend(1000, threads=1, oversubscribe=True).capacity == 1000
+    with pytest.raises(InvalidParameterError, match="'oversubscribe' .* True or False. Got 'no'"):
+        PoolBackend(2, oversubscribe="no")
 
 
 def test_inline_time_limit_and_bad_backend_settings():
