@@ -15,6 +15,7 @@ from typing import Any, Literal
 from tqdm import tqdm
 
 from archsearch.backends import Backend, InlineBackend, PoolBackend
+from archsearch.backends.pool import check_pool_size, default_threads
 from archsearch.cli import _common
 from archsearch.errors import InvalidParameterError
 from archsearch.evaluators import (
@@ -146,6 +147,9 @@ def add_parser(commands: Any) -> None:
     r.add_argument("--workers", type=int, help="trials at once (pool default: 2; ray default: "
                    "the cluster's CPUs); --threads is then torch threads per worker (default: "
                    "the cores shared out)")
+    r.add_argument("--oversubscribe", action="store_true",
+                   help="start a pool of --workers x --threads above 4 a core (refused "
+                   "otherwise: each worker is a process that imports torch)")
     r.add_argument("--ray-address", metavar="auto|HOST:PORT",
                    help="join this Ray cluster (default: start a local one on loopback)")
     r.add_argument("--trial-timeout", type=float, metavar="S",
@@ -184,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         cfg["budget"] = 20
     _common.set_threads(cfg)
     check_final_epochs(cfg)
-    backend = _backend(cfg)
+    backend = _backend(cfg, args.oversubscribe)
     pruner = _pruner(cfg, backend)
     parts = _parts(cfg)  # bad settings fail here, before anything is written
     _check_budgets(cfg, parts[2])
@@ -309,7 +313,7 @@ def _dataset_identity(cfg: dict[str, Any]) -> dict[str, Any]:
     return dataset
 
 
-def _backend(cfg: dict[str, Any]) -> Backend:
+def _backend(cfg: dict[str, Any], oversubscribe: bool = False) -> Backend:
     """Where the trials run, from --backend, --workers, --ray-address and --trial-timeout."""
     name, workers, limit = cfg["backend"], cfg["workers"], cfg["trial_timeout"]
     if workers is not None and (isinstance(workers, bool) or workers < 1):
@@ -326,7 +330,11 @@ def _backend(cfg: dict[str, Any]) -> Backend:
                                         "trial at a time.")
         return InlineBackend(trial_timeout=limit)
     if name == "pool":
-        return PoolBackend(workers or 2, threads=cfg["threads"], trial_timeout=limit)
+        workers = workers or 2
+        check_pool_size(workers, cfg["threads"] or default_threads(workers), oversubscribe,
+                        names=("--workers", "--threads", "--oversubscribe"))
+        return PoolBackend(workers, threads=cfg["threads"], trial_timeout=limit,
+                           oversubscribe=oversubscribe)
     if name == "ray":
         from archsearch.backends.ray import RayBackend
 

@@ -82,9 +82,103 @@ class _DiesInWorkers(FaultInjector):
 
 def test_a_pool_whose_workers_cannot_start_says_so():
     exp = _experiment(_DiesInWorkers())
-    with pytest.raises(BackendError, match=r"died while starting \(exit code 3"):
+    with pytest.raises(BackendError, match=r"died while starting \(exit code 3") as err:
         exp.run(n_trials=2, backend=PoolBackend(1, threads=1))
+    assert "__main__" not in str(err.value)  # the script is guarded: no advice that misleads
     assert [t.state for t in exp.trials()] == [TrialState.INTERRUPTED]
+
+
+class _KillsOneWhileImporting(PoolBackend):
+    """Kills its first worker with SIGKILL as soon as it is started (it is still importing)."""
+
+    def start(self, *args, **kwargs):
+        super().start(*args, **kwargs)
+        self._workers[0].process.kill()
+
+
+def test_a_worker_killed_while_importing_is_replaced_and_the_search_goes_on():
+    exp = _experiment(FaultInjector())
+    exp.run(n_trials=4, backend=_KillsOneWhileImporting(2, threads=1))
+    trials = exp.trials()
+    # its job never began: the new worker ran it, and no trial was lost
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4, trials
+
+
+class _KilledWhileSettingUp(FaultInjector):
+    """SIGKILLs the worker while it sets up: once (a flag file), or every time."""
+
+    def __init__(self, flag=None):
+        super().__init__()
+        self.flag = flag
+
+    def setup(self, space):
+        import multiprocessing
+
+        super().setup(space)
+        if multiprocessing.parent_process() is None:
+            return
+        if self.flag is None or not os.path.exists(self.flag):
+            if self.flag is not None:
+                open(self.flag, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_worker_killed_while_setting_up_is_replaced(tmp_path):
+    exp = _experiment(_KilledWhileSettingUp(str(tmp_path / "killed")))
+    exp.run(n_trials=3, backend=PoolBackend(1, threads=1))
+    assert [t.state for t in exp.trials()] == [TrialState.COMPLETE] * 3
+
+
+def test_workers_killed_while_starting_again_and_again_stop_the_search():
+    exp = _experiment(_KilledWhileSettingUp())
+    with pytest.raises(BackendError, match=r"keep being killed while starting \(killed by "
+                       r"SIGKILL, 4 in a row\): is the machine out of memory\?") as err:
+        exp.run(n_trials=2, backend=PoolBackend(1, threads=1))
+    assert "__main__" not in str(err.value)
+
+
+UNGUARDED = """
+import archsearch
+from archsearch import Experiment
+from archsearch.backends import PoolBackend
+from archsearch.testing import FaultInjector
+
+space = archsearch.create_space("nb201", channels=4, cells_per_stage=1)
+exp = Experiment.create("x", space, archsearch.create_strategy("random"), FaultInjector(),
+                        store=":memory:")
+exp.run(n_trials=2, backend=PoolBackend(1, threads=1))
+print("finished")
+"""
+
+
+def test_a_script_without_a_main_guard_is_told_to_add_one(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert proc.returncode != 0 and "finished" not in proc.stdout
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("archsearch.errors.BackendError: ") and \
+        "if __name__ == '__main__':" in last, proc.stderr
+
+
+def test_worker_counts_far_above_the_cores_are_refused_unless_asked_for():
+    from archsearch.backends.pool import THREADS_PER_CORE, usable_cores
+
+    limit = THREADS_PER_CORE * usable_cores()
+    with pytest.raises(InvalidParameterError, match=rf"^workers {limit + 1} x threads 1 is "
+                       rf"{limit + 1} torch threads for .*at most {limit} \({THREADS_PER_CORE} a "
+                       r"core\).*imports torch.*oversubscribe=True"):
+        PoolBackend(limit + 1, threads=1)
+    with pytest.raises(InvalidParameterError, match=r"x threads 3 is"):
+        PoolBackend(limit // 2, threads=3)
+    assert PoolBackend(limit, threads=1).capacity == limit  # (nothing starts before a run)
+    assert PoolBackend(1000, threads=1, oversubscribe=True).capacity == 1000
+    with pytest.raises(InvalidParameterError, match="'oversubscribe' .* True or False. Got 'no'"):
+        PoolBackend(2, oversubscribe="no")
 
 
 def test_inline_time_limit_and_bad_backend_settings():
