@@ -8,6 +8,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 import archsearch
 from archsearch.benchmarks import read_table
@@ -77,8 +78,8 @@ def test_build_killed_and_resumed_redoes_no_row(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    # the orphaned workers stop by themselves at their next epoch
-    deadline = time.monotonic() + 60
+    # the orphaned workers stop with their driver, in the middle of an epoch too
+    deadline = time.monotonic() + 10
     while time.monotonic() < deadline and alive(workers):
         time.sleep(0.2)
     assert not alive(workers)
@@ -116,6 +117,18 @@ def test_build_refuses_another_recipe_in_the_same_place(tmp_path):
         assert "another recipe" in str(err) and "train" in str(err)
     else:
         raise AssertionError("a different recipe was accepted")
+
+
+def test_build_refuses_far_more_workers_than_cores_before_writing_anything(tmp_path):
+    out = tmp_path / "t.csv.gz"
+    recipe = BuildRecipe(space_config={"channels": 4, "cells_per_stage": 1}, dataset="digits",
+                         train=TrainConfig(n_epochs=1), sample=2)
+    with pytest.raises(archsearch.InvalidParameterError, match="oversubscribe=True"):
+        build_table(recipe, out, workers=1000)
+    proc = subprocess.run([sys.executable, "-m", "archsearch", "bench", "build", *ARGS,
+                           "--workers", "1000", "--out", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 1 and "--oversubscribe" in proc.stderr
+    assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
 
 
 def test_quality_figures(tmp_path):

@@ -26,8 +26,10 @@ import numpy as np
 import torch
 
 from archsearch import __version__
+from archsearch._utils.lifeline import die_with_parent
 from archsearch._utils.seeding import torch_seed_for
 from archsearch._utils.validation import check_int
+from archsearch.backends.pool import check_pool_size
 from archsearch.benchmarks.table import write_table
 from archsearch.data import Augment, load_task
 from archsearch.errors import ArchSearchError, TrialFailed
@@ -127,7 +129,8 @@ def distinct_architectures(space: SearchSpace, seed: int = 0,
 def build_table(recipe: BuildRecipe, out: str | Path, *, workers: int = 1,
                 threads_per_worker: int = 1, data_dir: str | None = None,
                 timeout: float | None = None,
-                progress: Callable[[int, int], None] | None = None) -> Path:
+                progress: Callable[[int, int], None] | None = None,
+                oversubscribe: bool = False) -> Path:
     """Build (or resume building) the table ``out``; returns the table path.
 
     Args:
@@ -138,10 +141,14 @@ def build_table(recipe: BuildRecipe, out: str | Path, *, workers: int = 1,
         data_dir: where the dataset files are (not part of the recipe).
         timeout: stop starting new architectures after this many seconds; rerun to go on.
         progress: called with (rows done, rows in all) about every second.
+        oversubscribe: start ``workers`` x ``threads_per_worker`` torch threads even when
+            that is far above this machine's cores (refused otherwise).
     """
     recipe.check()
     check_int("build_table", "workers", workers, 1)
     check_int("build_table", "threads_per_worker", threads_per_worker, 1)
+    check_pool_size(workers, threads_per_worker, oversubscribe,
+                    names=("workers", "threads_per_worker", "oversubscribe=True"))
     out = Path(out)
     store_path = work_dir(out) / "store.db"
     store_path.parent.mkdir(parents=True, exist_ok=True)
@@ -221,6 +228,8 @@ def _worker(recipe_json: dict[str, Any], store_path: str, experiment_id: int,
     A worker whose parent died (the build was killed) stops at the next epoch, leaving its
     row RUNNING; the next build marks it interrupted and trains it again.
     """
+    if parent is not None:
+        die_with_parent(parent)
     torch.set_num_threads(threads)
     recipe = BuildRecipe.from_json(recipe_json)
     space = recipe.make_space()

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from archsearch.backends.pool import check_pool_size
 from archsearch.benchmarks import compare_strategies, plot_curves, read_table, space_of
 from archsearch.benchmarks.build import BuildRecipe, build_table
 from archsearch.benchmarks.compare import split_spec
@@ -86,6 +87,9 @@ def add_parser(commands: Any) -> None:
     b.add_argument("--seed", type=int, default=0, help="seed of split, order and training")
     b.add_argument("--sample", type=int, help="build only a seeded sample of this many")
     b.add_argument("--workers", type=int, default=1, help="training processes (default: 1)")
+    b.add_argument("--oversubscribe", action="store_true",
+                   help="start --workers x --threads torch threads even when that is far "
+                        "above this machine's cores (refused otherwise)")
     b.add_argument("--threads", type=int, default=1, help="torch threads per worker (default: 1)")
     b.add_argument("--timeout", type=float, help="stop starting rows after this many seconds")
     b.set_defaults(handler=run_build)
@@ -272,10 +276,13 @@ def run_build(args: argparse.Namespace) -> int:
         bars[0].update(done - bars[0].n)
         counts[:] = [done, total]
 
+    check_pool_size(args.workers, args.threads, args.oversubscribe,
+                    names=("--workers", "--threads", "--oversubscribe"))
     start = time.perf_counter()
     try:
         out = build_table(recipe, args.out, workers=args.workers, threads_per_worker=args.threads,
-                          data_dir=args.data_dir, timeout=args.timeout, progress=progress)
+                          data_dir=args.data_dir, timeout=args.timeout, progress=progress,
+                          oversubscribe=args.oversubscribe)
     finally:
         for bar in bars:
             bar.close()
