@@ -16,7 +16,7 @@ import json
 import logging
 import shutil
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,21 +59,22 @@ def export_model(checkpoint: str | Path, out: str | Path, formats: Sequence[str]
         expected = model(x)
     out.mkdir(parents=True, exist_ok=True)
     if Path(checkpoint).resolve() != (out / "model.pt").resolve():
-        shutil.copyfile(checkpoint, out / "model.pt")
+        with _replaced(out / "model.pt") as tmp:
+            shutil.copyfile(checkpoint, tmp)
     diffs: dict[str, float] = {}
     for fmt in dict.fromkeys(formats):
-        path = out / FILES[fmt]
-        if fmt == "state_dict":
-            torch.save(model.state_dict(), path)
-            diffs[fmt] = 0.0
-        elif fmt == "torchscript":
-            traced = torch.jit.trace(model, x[:1], check_trace=False)  # type: ignore[no-untyped-call]
-            traced.save(str(path))
-            with torch.no_grad():
-                got = torch.jit.load(str(path))(x)  # type: ignore[no-untyped-call]
-            diffs[fmt] = float((got - expected).abs().max())
-        else:
-            diffs[fmt] = _export_onnx(model, x, expected, path)
+        with _replaced(out / FILES[fmt]) as path:  # a killed export leaves no half-written file
+            if fmt == "state_dict":
+                torch.save(model.state_dict(), path)
+                diffs[fmt] = 0.0
+            elif fmt == "torchscript":
+                traced = torch.jit.trace(model, x[:1], check_trace=False)  # type: ignore[no-untyped-call]
+                traced.save(str(path))
+                with torch.no_grad():
+                    got = torch.jit.load(str(path))(x)  # type: ignore[no-untyped-call]
+                diffs[fmt] = float((got - expected).abs().max())
+            else:
+                diffs[fmt] = _export_onnx(model, x, expected, path)
     info: dict[str, Any] = {
         "format": "archsearch.model/1", "space": payload["space"],
         "space_config": payload["space_config"], "arch": str(arch),
@@ -83,8 +84,20 @@ def export_model(checkpoint: str | Path, out: str | Path, formats: Sequence[str]
         "files": {"checkpoint": "model.pt", **{f: FILES[f] for f in diffs}},
         "max_abs_difference": diffs,
     }
-    (out / "model.json").write_text(json.dumps(info, indent=2) + "\n")
+    with _replaced(out / "model.json") as path:
+        path.write_text(json.dumps(info, indent=2) + "\n")
     return diffs
+
+
+@contextlib.contextmanager
+def _replaced(path: Path) -> Iterator[Path]:
+    """Write to a temporary name beside ``path``; it becomes ``path`` only once complete."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        yield tmp
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _export_onnx(model: torch.nn.Module, x: torch.Tensor, expected: torch.Tensor,

@@ -77,3 +77,25 @@ def test_bad_exports_fail_in_one_line(tmp_path, task, monkeypatch):
     assert missing.returncode == 1 and "archsearch train --run-dir" in missing.stderr
     done = cli("export", "--checkpoint", str(path), "--format", "torchscript", "--json").stdout
     assert json.loads(done)["max_abs_difference"]["torchscript"] < 1e-5
+
+
+def test_an_export_stopped_midway_leaves_the_earlier_files_whole(tmp_path, task, monkeypatch):
+    path, model, arch = _checkpoint(tmp_path, task, "nb201")
+    out = tmp_path / "export"
+    export_model(path, out, ["state_dict", "torchscript"])
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+    real_save = torch.save
+
+    def killed_while_writing(obj, f, *args, **kwargs):
+        real_save(obj, f, *args, **kwargs)
+        with open(f, "r+b") as fh:  # half the file is on disk when the process dies
+            fh.truncate(fh.seek(0, 2) // 2)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", killed_while_writing)
+    with pytest.raises(KeyboardInterrupt):
+        export_model(path, out, ["state_dict", "torchscript"])
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before  # no tmp file left either
+    monkeypatch.undo()
+    state = torch.load(out / "state_dict.pt", weights_only=True)
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
