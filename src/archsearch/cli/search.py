@@ -45,7 +45,7 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "strategy": "evolution", "population_size": 10, "sample_size": 3, "name": "search",
     "evaluator": "train", "objective": None, "minimize": False, "mnas_target": None,
     "mnas_latency": None, "mnas_constraint": "soft", "latency_table": None, "preset": None,
-    "prune": None,
+    "prune": None, "mnas_accuracy_scale": None,
 }
 # Where and how trials run: may change when a search is resumed.
 RUN_DEFAULTS: dict[str, Any] = {"backend": "inline", "workers": None, "ray_address": None,
@@ -173,6 +173,8 @@ def run(args: argparse.Namespace) -> int:
                                     f"{stored.get('preset')!r}, not {args.preset!r}.")
     cfg = _common.resolve(args, stored, {**SEARCH_DEFAULTS, **RUN_DEFAULTS, "budget": 20,
                                          "timeout": None, **preset})
+    if stored is not None and "mnas_accuracy_scale" not in stored:
+        cfg["mnas_accuracy_scale"] = 1.0  # a run made before the scale was recorded
     if preset.get("space_args") and args.space_args:  # the user's settings refine the preset's
         cfg["space_args"] = {**preset["space_args"], **_common.space_args(args.space_args)}
     budgets = ("budget_epochs", "budget_seconds")
@@ -254,7 +256,22 @@ def _objective(cfg: dict[str, Any], evaluator: Evaluator) -> Objective:
     if cfg["mnas_target"] <= 0:
         raise InvalidParameterError(f"--mnas-target must be > 0. Got {cfg['mnas_target']}.")
     make = MnasReward.hard if cfg["mnas_constraint"] == "hard" else MnasReward.soft
-    return make(metric, latency, cfg["mnas_target"])
+    if cfg.get("mnas_accuracy_scale") is None:
+        cfg["mnas_accuracy_scale"] = _accuracy_scale(evaluator, metric)
+    return make(metric, latency, cfg["mnas_target"], cfg["mnas_accuracy_scale"])
+
+
+def _accuracy_scale(evaluator: Evaluator, metric: str) -> float:
+    """0.01 for a table column of percentages (any value above 1), else 1: the reward's
+    accuracy is a fraction whatever the evaluator."""
+    if isinstance(evaluator, TabularLookup):  # a missing column is refused just after
+        import numpy as np
+
+        column = evaluator._table.columns.get(metric)
+        finite = np.asarray([] if column is None else column, dtype=float)
+        if np.any(finite[np.isfinite(finite)] > 1.0):
+            return 0.01
+    return 1.0
 
 
 def _latency_metric(cfg: dict[str, Any]) -> str:
