@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from tqdm import tqdm
 
+from archsearch._utils.units import format_flops
 from archsearch.backends import Backend, InlineBackend, PoolBackend
 from archsearch.cli import _common
 from archsearch.errors import InvalidParameterError
@@ -392,7 +393,8 @@ def _run_with_progress(exp: Experiment, cfg: dict[str, Any], backend: Backend) -
         best = e.best()
         if best:
             bar.set_postfix(best=f"{best[0].values.get(e.objective.name, float('nan')):.4f}")
-        bar.write(_trial_line(trial, e.objective.name, time.monotonic() - start), file=sys.stderr)
+        bar.write(_trial_line(trial, e.objective.name, time.monotonic() - start,
+                              e.n_finished(), cfg), file=sys.stderr)
 
     try:
         if backend.name != "inline":
@@ -404,15 +406,29 @@ def _run_with_progress(exp: Experiment, cfg: dict[str, Any], backend: Backend) -
         bar.close()
 
 
-def _trial_line(trial: FrozenTrial, objective: str, elapsed: float) -> str:
+def _trial_line(trial: FrozenTrial, objective: str, elapsed: float, done: int,
+                cfg: dict[str, Any]) -> str:
+    """One line per finished trial: its number, how many of the budget are done, what it got."""
     if trial.state is TrialState.COMPLETE:
         v = trial.values
         what = f"{objective}={v.get(objective, float('nan')):.4f}"
         if "params" in v:
-            what += f" params={int(v['params'])}"
+            what += f" params={v['params']:,.0f}"
+        if "flops" in v:
+            what += f" flops={format_flops(v['flops'])}"
     else:
         what = f"{trial.state.value}: {trial.error}"
-    return f"[{elapsed:7.1f}s] trial {trial.number:3d} {what} {trial.arch}"
+    if cfg.get("budget") is not None:
+        count = f"{done} of {cfg['budget']}"
+    elif cfg.get("budget_epochs") is not None:
+        count = f"{done}; budget {cfg['budget_epochs']} epochs"
+    elif cfg.get("budget_seconds") is not None:
+        count = f"{done}; budget {cfg['budget_seconds']:g} s of trials"
+    elif cfg.get("timeout") is not None:
+        count = f"{done}; until {cfg['timeout']:g} s"
+    else:
+        count = f"{done}"
+    return f"[{elapsed:7.1f}s] trial {trial.number} ({count}) {what} {trial.arch}"
 
 
 def check_final_epochs(cfg: dict[str, Any]) -> None:
@@ -454,7 +470,10 @@ def _finish(exp: Experiment, run_dir: Path) -> int:
              exp.objective.name)
     for name in dict.fromkeys(shown):
         if name in trial.values:
-            print(f"  {name:<13} {trial.values[name]:.6g}")
+            value = trial.values[name]
+            text = (format_flops(value) if name == "flops" else
+                    f"{value:,.0f}" if name == "params" else f"{value:.6g}")
+            print(f"  {name:<13} {text}")
     if "val_accuracy" not in trial.values:
         print(f"  {'metrics':<13} {len(trial.values)} (see 'archsearch show {run_dir} --json')")
     if isinstance(exp.objective, MultiObjective):
