@@ -170,7 +170,7 @@ class DartsSearch:
         ...                             store=":memory:")
         >>> search.run()
         >>> [t.values["epoch"] for t in search.epochs()]
-        [0.0]
+        [1.0]
         >>> search.result().space
         'nb201'
     """
