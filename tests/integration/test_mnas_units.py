@@ -58,8 +58,13 @@ def test_table_search_stores_the_reward_of_fractions_and_old_runs_resume(tmp_pat
         assert 0 < t["values"]["mnas_reward"] < 1
     assert shown["settings"]["objective"]["accuracy_scale"] == 0.01
 
-    # a run made before the scale existed has it nowhere: it resumes with its own identity
     config = json.loads((run / "config.json").read_text())
+    assert config["mnas_accuracy_scale"] == 0.01
+    (run / "config.json").write_text(json.dumps({**config, "mnas_accuracy_scale": "abc"}))
+    refused = cli("search", "--run-dir", str(run), "--resume", check=False)
+    assert refused.returncode == 1 and "setting 'mnas_accuracy_scale' must be" in refused.stderr
+
+    # a run made before the scale existed has it nowhere: it resumes with its own identity
     del config["mnas_accuracy_scale"]
     (run / "config.json").write_text(json.dumps(config))
     with sqlite3.connect(run / "store.db") as db:
