@@ -61,7 +61,8 @@ def run(args: argparse.Namespace, stored: dict[str, Any] | None, store_name: str
                                 device=cfg["device"], extra_fingerprint={"dataset": dataset})
     _common.write_json(run_dir / config_name, cfg)
     print(f"DARTS (order {config.order}{', SDARTS-RS' if config.perturb == 'random' else ''}) "
-          f"on {task!r}, {config.epochs} epochs from epoch {search.next_epoch + 1}", file=sys.stderr)
+          f"on {task!r}, {config.epochs} epochs from epoch {search.next_epoch + 1}",
+          file=sys.stderr)
     _run_with_progress(search, cfg["timeout"])
     code = _finish(search, run_dir, best_name)
     if cfg["final_epochs"] is not None:

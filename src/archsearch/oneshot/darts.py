@@ -341,7 +341,8 @@ class DartsSearch:
             trial = self.store.start_trial(self.experiment_id, before)  # the epoch's start
             return self.store.finish_trial(
                 trial.id, TrialState.FAILED, values,
-                f"the loss became non-finite in epoch {epoch + 1} (train {values['train_loss']:.4g}, "
+                f"the loss became non-finite in epoch {epoch + 1} "
+                f"(train {values['train_loss']:.4g}, "
                 f"architecture {values['arch_loss']:.4g}); try a lower lr or arch_lr")
         derived = self.space.derive(net)  # type: ignore[attr-defined]
         values["val_loss"], values["val_accuracy"] = self._evaluate()
