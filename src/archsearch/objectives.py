@@ -30,18 +30,28 @@ class MnasReward(Objective):
     constraint uses ``alpha = beta = -0.07``; the hard one ``alpha = 0, beta = -1``, which
     leaves accuracy alone under ``T`` and divides it by ``LAT / T`` above.
 
+    ``ACC`` is a fraction (0 to 1) whatever the evaluator: training reports fractions, while
+    tables such as NAS-Bench-201 hold percentages, which ``accuracy_scale=0.01`` turns into
+    fractions (``archsearch search`` sets it for a table whose accuracy column holds
+    values above 1), so the same network gets the same reward either way.
+
     Args:
         accuracy: the accuracy metric.
         latency: the latency metric (any unit, as long as ``target`` uses the same).
         target: the latency target ``T`` (> 0).
         alpha: the exponent when ``LAT <= T``.
         beta: the exponent when ``LAT > T``.
+        accuracy_scale: what the accuracy is multiplied by to make it a fraction (> 0):
+            1 for fractions, 0.01 for percentages.
 
     Example:
         >>> reward = MnasReward.soft("acc", "lat", target=10.0)
         >>> round(reward.value({"acc": 0.9, "lat": 20.0}), 4)
         0.8574
         >>> MnasReward.hard("acc", "lat", target=10.0).value({"acc": 0.9, "lat": 5.0})
+        0.9
+        >>> MnasReward.hard("acc", "lat", target=10.0, accuracy_scale=0.01).value(
+        ...     {"acc": 90.0, "lat": 5.0})
         0.9
     """
 
@@ -52,33 +62,44 @@ class MnasReward(Objective):
     target: float = 1.0
     alpha: float = -0.07
     beta: float = -0.07
+    accuracy_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.target, (int, float)) and self.target > 0):
-            raise InvalidParameterError(
-                f"The 'target' parameter of MnasReward must be a number > 0. Got {self.target!r}.")
+        for key in ("target", "accuracy_scale"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not (isinstance(value, (int, float))
+                                               and math.isfinite(value) and value > 0):
+                raise InvalidParameterError(
+                    f"The {key!r} parameter of MnasReward must be a number > 0. Got {value!r}.")
 
     @classmethod
-    def soft(cls, accuracy: str, latency: str, target: float) -> MnasReward:
+    def soft(cls, accuracy: str, latency: str, target: float,
+             accuracy_scale: float = 1.0) -> MnasReward:
         """The soft constraint of the paper: ``alpha = beta = -0.07``."""
-        return cls(accuracy=accuracy, latency=latency, target=target, alpha=-0.07, beta=-0.07)
+        return cls(accuracy=accuracy, latency=latency, target=target, alpha=-0.07, beta=-0.07,
+                   accuracy_scale=accuracy_scale)
 
     @classmethod
-    def hard(cls, accuracy: str, latency: str, target: float) -> MnasReward:
+    def hard(cls, accuracy: str, latency: str, target: float,
+             accuracy_scale: float = 1.0) -> MnasReward:
         """The hard constraint of the paper: ``alpha = 0, beta = -1``."""
-        return cls(accuracy=accuracy, latency=latency, target=target, alpha=0.0, beta=-1.0)
+        return cls(accuracy=accuracy, latency=latency, target=target, alpha=0.0, beta=-1.0,
+                   accuracy_scale=accuracy_scale)
 
     def value(self, values: Mapping[str, float]) -> float | None:
         acc, lat = values.get(self.accuracy), values.get(self.latency)
         if acc is None or lat is None or math.isnan(acc) or not math.isfinite(lat) or lat <= 0:
             return None
         w = self.alpha if lat <= self.target else self.beta
-        return float(acc) * float((float(lat) / self.target) ** w)
+        return float(acc) * self.accuracy_scale * float((float(lat) / self.target) ** w)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": "mnas_reward", "name": self.name, "direction": self.direction,
+        data = {"kind": "mnas_reward", "name": self.name, "direction": self.direction,
                 "accuracy": self.accuracy, "latency": self.latency, "target": self.target,
                 "alpha": self.alpha, "beta": self.beta}
+        if self.accuracy_scale != 1.0:  # absent at 1, as stored by runs made before it existed
+            data["accuracy_scale"] = self.accuracy_scale
+        return data
 
 
 @dataclass(frozen=True, init=False)

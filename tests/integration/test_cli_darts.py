@@ -14,10 +14,11 @@ def test_darts_search_show_and_train(tmp_path):
               "--epochs", "2", *SMALL).stdout
     assert "DARTS finished: 2 of 2 epochs" in out
     best = json.loads((run / "best.json").read_text())
-    assert best["strategy"] == "darts" and best["values"]["epoch"] == 1.0
+    assert best["strategy"] == "darts" and best["values"]["epoch"] == 2.0
 
     shown = cli("show", str(run)).stdout
-    assert "DARTS order 2" in shown and f"result: epoch 1  {best['arch']}" in shown
+    assert "DARTS order 2" in shown and f"result: epoch 2  {best['arch']}" in shown
+    assert [line[:9] for line in shown.splitlines()[1:3]] == ["epoch   1", "epoch   2"]
     data = json.loads(cli("show", str(run), "--json").stdout)
     assert [len(e["alphas"]["alphas"]) for e in data["epochs"]] == [6, 6]
     assert data["result"]["arch"] == best["arch"]

@@ -203,6 +203,7 @@ SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "population_size": (int,), "sample_size": (int,), "name": _TEXT, "evaluator": _TEXT,
     "objective": (*_TEXT, *_NONE), "minimize": (bool, *_NONE), "mnas_target": (*_NUMBER, *_NONE),
     "mnas_latency": (*_TEXT, *_NONE), "mnas_constraint": _TEXT,
+    "mnas_accuracy_scale": (*_NUMBER, *_NONE),
     "latency_table": (*_TEXT, *_NONE), "preset": (*_TEXT, *_NONE), "budget": (int, *_NONE),
     "timeout": (*_NUMBER, *_NONE), "out": (*_TEXT, *_NONE), "backend": _TEXT,
     "workers": (int, *_NONE), "ray_address": (*_TEXT, *_NONE),

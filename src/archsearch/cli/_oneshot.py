@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from archsearch.cli import _common
 from archsearch.errors import InvalidParameterError
-from archsearch.oneshot import DartsConfig, DartsSearch
+from archsearch.oneshot import DartsConfig, DartsSearch, epoch_base, epoch_number
 from archsearch.strategies import parse_spec
 from archsearch.types import FrozenTrial
 
@@ -61,7 +61,8 @@ def run(args: argparse.Namespace, stored: dict[str, Any] | None, store_name: str
                                 device=cfg["device"], extra_fingerprint={"dataset": dataset})
     _common.write_json(run_dir / config_name, cfg)
     print(f"DARTS (order {config.order}{', SDARTS-RS' if config.perturb == 'random' else ''}) "
-          f"on {task!r}, {config.epochs} epochs from epoch {search.next_epoch}", file=sys.stderr)
+          f"on {task!r}, {config.epochs} epochs from epoch {search.next_epoch + 1}",
+          file=sys.stderr)
     _run_with_progress(search, cfg["timeout"])
     code = _finish(search, run_dir, best_name)
     if cfg["final_epochs"] is not None:
@@ -94,7 +95,8 @@ def _run_with_progress(search: DartsSearch, timeout: float | None) -> None:
     start = time.monotonic()
 
     def on_epoch(s: DartsSearch, trial: FrozenTrial) -> None:
-        bar.write(epoch_line(trial, time.monotonic() - start), file=sys.stderr)
+        base = epoch_base(s.store.trials(s.experiment_id))
+        bar.write(epoch_line(trial, time.monotonic() - start, base), file=sys.stderr)
 
     try:
         search.run(timeout=timeout, callbacks=[on_epoch], on_step=lambda e, i: bar.update(1))
@@ -102,13 +104,15 @@ def _run_with_progress(search: DartsSearch, timeout: float | None) -> None:
         bar.close()
 
 
-def epoch_line(trial: FrozenTrial, elapsed: float | None = None) -> str:
-    """One line per epoch: accuracies, collapse signals and the derived architecture."""
+def epoch_line(trial: FrozenTrial, elapsed: float | None = None, base: int = 1) -> str:
+    """One line per epoch, counted from 1: accuracies, collapse signals and the derived
+    architecture (``base``: what the run's rows count from, see ``epoch_base``)."""
     v = trial.values
+    epoch = epoch_number(trial, base)
     if trial.state.value != "complete":
-        return f"epoch {int(v.get('epoch', -1)):3d} {trial.state.value}: {trial.error}"
+        return f"epoch {epoch:3d} {trial.state.value}: {trial.error}"
     when = "" if elapsed is None else f"[{elapsed:7.1f}s] "
-    return (f"{when}epoch {int(v['epoch']):3d}  train {v['train_accuracy']:.4f}  val "
+    return (f"{when}epoch {epoch:3d}  train {v['train_accuracy']:.4f}  val "
             f"{v['val_accuracy']:.4f}  skip {v.get('skip_share', float('nan')):.2f}  none "
             f"{v.get('none_share', float('nan')):.2f}  eig {v['hessian_ev']:8.4f}  {trial.arch}")
 

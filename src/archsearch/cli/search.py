@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from tqdm import tqdm
 
+from archsearch._utils.units import format_flops
 from archsearch.backends import Backend, InlineBackend, PoolBackend
 from archsearch.backends.pool import check_pool_size, default_threads
 from archsearch.cli import _common
@@ -46,7 +47,7 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "strategy": "evolution", "population_size": 10, "sample_size": 3, "name": "search",
     "evaluator": "train", "objective": None, "minimize": False, "mnas_target": None,
     "mnas_latency": None, "mnas_constraint": "soft", "latency_table": None, "preset": None,
-    "prune": None,
+    "prune": None, "mnas_accuracy_scale": None,
 }
 # Where and how trials run: may change when a search is resumed.
 RUN_DEFAULTS: dict[str, Any] = {"backend": "inline", "workers": None, "ray_address": None,
@@ -179,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
                                     f"{stored.get('preset')!r}, not {args.preset!r}.")
     cfg = _common.resolve(args, stored, {**SEARCH_DEFAULTS, **RUN_DEFAULTS, "budget": 20,
                                          "timeout": None, **preset})
+    if stored is not None and "mnas_accuracy_scale" not in stored:
+        cfg["mnas_accuracy_scale"] = 1.0  # a run made before the scale was recorded
     if preset.get("space_args") and args.space_args:  # the user's settings refine the preset's
         cfg["space_args"] = {**preset["space_args"], **_common.space_args(args.space_args)}
     budgets = ("budget_epochs", "budget_seconds")
@@ -260,7 +263,22 @@ def _objective(cfg: dict[str, Any], evaluator: Evaluator) -> Objective:
     if cfg["mnas_target"] <= 0:
         raise InvalidParameterError(f"--mnas-target must be > 0. Got {cfg['mnas_target']}.")
     make = MnasReward.hard if cfg["mnas_constraint"] == "hard" else MnasReward.soft
-    return make(metric, latency, cfg["mnas_target"])
+    if cfg.get("mnas_accuracy_scale") is None:
+        cfg["mnas_accuracy_scale"] = _accuracy_scale(evaluator, metric)
+    return make(metric, latency, cfg["mnas_target"], cfg["mnas_accuracy_scale"])
+
+
+def _accuracy_scale(evaluator: Evaluator, metric: str) -> float:
+    """0.01 for a table column of percentages (any value above 1), else 1: the reward's
+    accuracy is a fraction whatever the evaluator."""
+    if isinstance(evaluator, TabularLookup):  # a missing column is refused just after
+        import numpy as np
+
+        column = evaluator._table.columns.get(metric)
+        finite = np.asarray([] if column is None else column, dtype=float)
+        if np.any(finite[np.isfinite(finite)] > 1.0):
+            return 0.01
+    return 1.0
 
 
 def _latency_metric(cfg: dict[str, Any]) -> str:
@@ -385,7 +403,8 @@ def _run_with_progress(exp: Experiment, cfg: dict[str, Any], backend: Backend) -
         best = e.best()
         if best:
             bar.set_postfix(best=f"{best[0].values.get(e.objective.name, float('nan')):.4f}")
-        bar.write(_trial_line(trial, e.objective.name, time.monotonic() - start), file=sys.stderr)
+        bar.write(_trial_line(trial, e.objective.name, time.monotonic() - start,
+                              e.n_finished(), cfg), file=sys.stderr)
 
     try:
         if backend.name != "inline":
@@ -397,15 +416,29 @@ def _run_with_progress(exp: Experiment, cfg: dict[str, Any], backend: Backend) -
         bar.close()
 
 
-def _trial_line(trial: FrozenTrial, objective: str, elapsed: float) -> str:
+def _trial_line(trial: FrozenTrial, objective: str, elapsed: float, done: int,
+                cfg: dict[str, Any]) -> str:
+    """One line per finished trial: its number, how many of the budget are done, what it got."""
     if trial.state is TrialState.COMPLETE:
         v = trial.values
         what = f"{objective}={v.get(objective, float('nan')):.4f}"
         if "params" in v:
-            what += f" params={int(v['params'])}"
+            what += f" params={v['params']:,.0f}"
+        if "flops" in v:
+            what += f" flops={format_flops(v['flops'])}"
     else:
         what = f"{trial.state.value}: {trial.error}"
-    return f"[{elapsed:7.1f}s] trial {trial.number:3d} {what} {trial.arch}"
+    if cfg.get("budget") is not None:
+        count = f"{done} of {cfg['budget']}"
+    elif cfg.get("budget_epochs") is not None:
+        count = f"{done}; budget {cfg['budget_epochs']} epochs"
+    elif cfg.get("budget_seconds") is not None:
+        count = f"{done}; budget {cfg['budget_seconds']:g} s of trials"
+    elif cfg.get("timeout") is not None:
+        count = f"{done}; until {cfg['timeout']:g} s"
+    else:
+        count = f"{done}"
+    return f"[{elapsed:7.1f}s] trial {trial.number} ({count}) {what} {trial.arch}"
 
 
 def check_final_epochs(cfg: dict[str, Any]) -> None:
@@ -447,7 +480,10 @@ def _finish(exp: Experiment, run_dir: Path) -> int:
              exp.objective.name)
     for name in dict.fromkeys(shown):
         if name in trial.values:
-            print(f"  {name:<13} {trial.values[name]:.6g}")
+            value = trial.values[name]
+            text = (format_flops(value) if name == "flops" else
+                    f"{value:,.0f}" if name == "params" else f"{value:.6g}")
+            print(f"  {name:<13} {text}")
     if "val_accuracy" not in trial.values:
         print(f"  {'metrics':<13} {len(trial.values)} (see 'archsearch show {run_dir} --json')")
     if isinstance(exp.objective, MultiObjective):

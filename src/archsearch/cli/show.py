@@ -153,6 +153,7 @@ def _show_darts(args: argparse.Namespace, store: SQLiteStore, name: str, experim
                 fingerprint: dict[str, Any]) -> int:
     """A one-shot search: one row per epoch; the result is the last finished epoch's arch."""
     from archsearch.cli._oneshot import epoch_line
+    from archsearch.oneshot import epoch_base, epoch_number
 
     if args.pareto or args.plot:
         raise InvalidParameterError("--pareto and --plot show trials of a multi-trial search; "
@@ -169,8 +170,9 @@ def _show_darts(args: argparse.Namespace, store: SQLiteStore, name: str, experim
     settings = fingerprint["strategy"]
     print(f"experiment {name!r}: DARTS order {settings.get('order')}, perturb "
           f"{settings.get('perturb')}, {len(done)} of {settings.get('epochs')} epochs finished")
+    base = epoch_base(trials)  # rows of older runs count from 0
     for t in trials:
-        print(epoch_line(t))
+        print(epoch_line(t, base=base))
     if done:
-        print(f"\nresult: epoch {int(done[-1].values['epoch'])}  {done[-1].arch}")
+        print(f"\nresult: epoch {epoch_number(done[-1], base)}  {done[-1].arch}")
     return 0

@@ -12,7 +12,13 @@ from archsearch.oneshot.collapse import (
     random_smoothing,
     smoothing_epsilon,
 )
-from archsearch.oneshot.darts import DartsConfig, DartsSearch, build_supernet
+from archsearch.oneshot.darts import (
+    DartsConfig,
+    DartsSearch,
+    build_supernet,
+    epoch_base,
+    epoch_number,
+)
 
 __all__ = [
     "Architect",
@@ -21,6 +27,8 @@ __all__ = [
     "alpha_gradient",
     "build_supernet",
     "dominant_eigenvalue",
+    "epoch_base",
+    "epoch_number",
     "hessian_vector_product",
     "op_shares",
     "random_smoothing",

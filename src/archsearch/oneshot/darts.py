@@ -42,7 +42,21 @@ from archsearch.storage import Store, open_store
 from archsearch.training import resolve_device
 from archsearch.types import Architecture, FrozenTrial, TrialState
 
-__all__ = ["DartsConfig", "DartsSearch"]
+__all__ = ["DartsConfig", "DartsSearch", "epoch_base", "epoch_number"]
+
+
+def epoch_base(trials: Sequence[FrozenTrial]) -> int:
+    """What a DARTS run's rows count their ``epoch`` value from: 1, or 0 for a run whose
+    rows were written before epochs were counted from 1 (its first row holds epoch 0)."""
+    return 0 if any(t.values.get("epoch") == 0.0 for t in trials) else 1
+
+
+def epoch_number(trial: FrozenTrial, base: int = 1) -> int:
+    """The epoch of a DARTS row as it is shown, counted from 1 (``base``: see epoch_base)."""
+    value = trial.values.get("epoch")
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return trial.number + 1
+    return int(value) + 1 - base
 
 EpochCallback = Callable[["DartsSearch", FrozenTrial], None]
 StepCallback = Callable[[int, int], None]
@@ -156,7 +170,7 @@ class DartsSearch:
         ...                             store=":memory:")
         >>> search.run()
         >>> [t.values["epoch"] for t in search.epochs()]
-        [0.0]
+        [1.0]
         >>> search.result().space
         'nb201'
     """
@@ -182,7 +196,8 @@ class DartsSearch:
                                       betas=(config.arch_beta1, config.arch_beta2),
                                       weight_decay=config.arch_weight_decay)
         self.architect = Architect(self.net, self.w_opt, self.a_opt, config.order, config.hvp_r)
-        self.next_epoch = 0
+        self.next_epoch = 0  # 0-based here; rows and messages count from 1
+        self._epoch_base = 1
         self._hessian_vec: Tensor | None = None
         self._data = {k: _channels_last(getattr(task, k).to(device))
                       for k in ("x_train", "y_train", "x_val", "y_val")}
@@ -232,6 +247,7 @@ class DartsSearch:
 
     def _restore(self) -> None:
         self.store.mark_interrupted(self.experiment_id)
+        self._epoch_base = epoch_base(self.store.trials(self.experiment_id))  # as it began
         saved = self.store.experiment_state(self.experiment_id)
         if saved is None:
             return
@@ -316,7 +332,7 @@ class DartsSearch:
             if on_step is not None:
                 on_step(epoch, step)
         train_loss, train_correct = sums.tolist()
-        values = {"epoch": float(epoch), "lr": cfg.lr_at(epoch),
+        values = {"epoch": float(epoch + self._epoch_base), "lr": cfg.lr_at(epoch),
                   "train_loss": train_loss / n, "train_accuracy": train_correct / n,
                   "arch_loss": arch_loss / n, "arch_grad_norm": grad_norm / steps}
         finite = all(bool(torch.isfinite(a).all())
@@ -325,7 +341,8 @@ class DartsSearch:
             trial = self.store.start_trial(self.experiment_id, before)  # the epoch's start
             return self.store.finish_trial(
                 trial.id, TrialState.FAILED, values,
-                f"the loss became non-finite in epoch {epoch} (train {values['train_loss']:.4g}, "
+                f"the loss became non-finite in epoch {epoch + 1} "
+                f"(train {values['train_loss']:.4g}, "
                 f"architecture {values['arch_loss']:.4g}); try a lower lr or arch_lr")
         derived = self.space.derive(net)  # type: ignore[attr-defined]
         values["val_loss"], values["val_accuracy"] = self._evaluate()

@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from archsearch._utils.imports import require
+from archsearch._utils.units import format_flops
 from archsearch.errors import ArchSearchError, InvalidParameterError
 from archsearch.objectives import MnasReward, MultiObjective
+from archsearch.oneshot.darts import epoch_base, epoch_number
 from archsearch.reports.plots import (
     plot_epochs,
     plot_progress,
@@ -129,13 +131,31 @@ def _page(run: RunSummary, sections: Sequence[_Section]) -> str:
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_E(run.name)} · archsearch report</title><style>{css}</style></head>\n"
-        f'<body><header class="top"><div class="wrap"><h1>{_E(run.name)}</h1>'
-        f'<div class="sub">archsearch report · run directory {_E(str(run.path.resolve()))}</div>'
+        f"<title>{_E(_title(run))} · archsearch report</title><style>{css}</style></head>\n"
+        f'<body><header class="top"><div class="wrap"><h1>{_E(_title(run))}</h1>'
+        f'<div class="sub">archsearch report · experiment {_E(run.name)} · run directory '
+        f'{_E(str(run.path.resolve()))}</div>'
         "</div></header>"
         f'<nav><div class="wrap">{nav}</div></nav><main class="wrap">{body}</main>'
         f"<footer>Written by archsearch {_E(_version())} on {when}.</footer>"
         f"<script>{SCRIPT}</script></body></html>\n")
+
+
+def _title(run: RunSummary) -> str:
+    """The run directory's name, then what it searched: ``units-run: nb201 on digits``."""
+    space = run.settings.get("space")
+    space_name = space.get("name") if isinstance(space, Mapping) else run.config.get("space")
+    folder = run.path.resolve().name or str(run.path)
+    what = " on ".join(str(x) for x in (space_name, run.dataset()) if x and x != "unknown")
+    return f"{folder}: {what}" if what else folder
+
+
+def _arch(text: str) -> str:
+    """An architecture string as HTML that may break only after a separator (+ | , ;)."""
+    escaped = _E(text)
+    for sep in "+|,;":
+        escaped = escaped.replace(sep, sep + "<wbr>")
+    return escaped
 
 
 def _version() -> str:
@@ -164,6 +184,13 @@ def _fmt(value: Any) -> str:
     if float(value).is_integer() and abs(value) >= 1:
         return f"{int(value):,}"
     return f"{value:.4g}"
+
+
+def _metric(name: str, value: Any) -> str:
+    """A metric for a table: FLOPs with a unit prefix (4.12 MFLOPs), the rest as _fmt."""
+    if name == "flops" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _E(format_flops(value))
+    return _fmt(value)
 
 
 def _seconds(value: float | None) -> str:
@@ -245,23 +272,71 @@ def _header(run: RunSummary) -> _Section:
              ("Search time", _E(format_seconds(run.span_s()))), ("Started", _E(started))]
     best = run.best()
     if best is not None:
-        facts.append(("Best score", _E(", ".join(f"{m} {_fmt(v)}" for m, v in _scores_of(run, best)))))
+        facts.append(("Best score", ", ".join(f"{_E(m)} {_metric(m, v)}"
+                                             for m, v in _scores_of(run, best))))
     final = run.final or {}
     if "test_accuracy" in final:
         facts.append(("Final test accuracy", _fmt(final["test_accuracy"])))
     body = _facts(facts)
     if best is not None:
-        what = f"epoch {best.number}" if run.one_shot else f"trial {best.number}"
+        what = (f"epoch {epoch_number(best, epoch_base(run.trials))}" if run.one_shot
+                else f"trial {best.number}")
         body += (f'<div class="label">Best architecture ({_E(what)})</div>'
-                 f'<pre class="arch">{_E(best.arch)}</pre>')
+                 f'<pre class="arch">{_arch(best.arch)}</pre>')
     else:
         body += _na("no trial completed with a score")
-    body += _settings_details(run)
+    body += _defining(run) + _settings_details(run)
     return _Section("summary", "Summary", body)
+
+
+# The settings of config.json that define a run, in the order the summary lists them.
+_DEFINING = ("strategy", "population_size", "sample_size", "space", "channels", "cells",
+             "space_args", "dataset", "data_path", "n_train", "val_fraction", "image_size",
+             "evaluator", "objective", "minimize", "mnas_target", "mnas_latency",
+             "mnas_constraint", "mnas_accuracy_scale", "latency_table", "prune", "epochs",
+             "batch_size", "lr", "weight_decay", "label_smoothing", "drop_path", "aux_weight",
+             "ema", "crop_padding", "hflip", "cutout", "seed", "preset", "budget",
+             "budget_epochs", "budget_seconds", "timeout", "final_epochs")
+
+
+def _defining(run: RunSummary) -> str:
+    """Chips of the settings that define the run (config.json), and the network's input."""
+    config = run.config
+    strategy = str(config.get("strategy", ""))
+    skip = set()
+    if not strategy.startswith("evolution"):
+        skip |= {"population_size", "sample_size"}
+    if config.get("mnas_target") is None:
+        skip |= {"mnas_constraint", "mnas_accuracy_scale"}
+    if not config.get("minimize"):
+        skip.add("minimize")
+    chips = [(key, config[key]) for key in _DEFINING
+             if key in config and key not in skip and config[key] is not None]
+    evaluator = run.settings.get("evaluator")
+    task = evaluator.get("task") if isinstance(evaluator, Mapping) else None
+    shape = task.get("input_shape") if isinstance(task, Mapping) else None
+    if isinstance(shape, list) and shape and all(isinstance(d, int) for d in shape):
+        chips.append(("input", "×".join(map(str, shape))))
+    if not chips:
+        return ""
+    text = "".join(f'<span class="kv"><b>{_E(key)}</b> {_E(_setting(value))}</span>'
+                   for key, value in chips)
+    return f'<div class="label">Settings that define the run</div><div class="kvs">{text}</div>'
+
+
+def _setting(value: Any) -> str:
+    if isinstance(value, bool) or value is None or isinstance(value, (list, dict)):
+        text = json.dumps(value)
+    else:
+        text = str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _strategy(run: RunSummary) -> str:
     strategy = run.settings.get("strategy")
+    spec = run.config.get("strategy")
+    if not run.one_shot and isinstance(spec, str) and ":" in spec:  # as typed: random:screen=3
+        return spec
     if run.one_shot and isinstance(strategy, Mapping):
         keys = ("order", "perturb", "epochs", "arch_lr")
         return describe_settings({"name": "DARTS", **{k: strategy[k] for k in keys if k in strategy}})
@@ -371,7 +446,7 @@ def _training(run: RunSummary, folder: Path) -> _Section:
     best = run.best()
     if isinstance(final.get("arch"), str) and best is not None and final["arch"] != best.arch:
         body += ('<div class="label">Trained architecture (not the search\'s best)</div>'
-                 f'<pre class="arch">{_E(final["arch"])}</pre>')
+                 f'<pre class="arch">{_arch(final["arch"])}</pre>')
     history = usable_history(final)
     if not history:
         return _Section("training", title, body + _na(
@@ -380,7 +455,8 @@ def _training(run: RunSummary, folder: Path) -> _Section:
     test = _number(final.get("test_accuracy"))
     path = plot_training(history, folder / "training.png", test_accuracy=test)
     return _Section("training", title, body + _figure(
-        path, "final training curves", f"{len(history)} epochs on training + validation data."))
+        path, "final training curves",
+        f"{len(history)} epoch{'' if len(history) == 1 else 's'} on training + validation data."))
 
 
 def _number(value: Any) -> float | None:
@@ -409,10 +485,10 @@ def _top(run: RunSummary, top: int) -> _Section:
     head += [("Seconds", True), ("Architecture", False)]
     rows = []
     for rank, t in enumerate(shown, 1):
-        cells = [str(rank), str(t.number), *(_fmt(t.values.get(m)) for m in metrics)]
+        cells = [str(rank), str(t.number), *(_metric(m, t.values.get(m)) for m in metrics)]
         cells += (["★" if t.number in front else ""] if front else [])
         cells += [_seconds(t.duration_s),
-                  f'<span class="arch">{_E(t.arch)}</span>']
+                  f'<span class="arch">{_arch(t.arch)}</span>']
         rows.append(("best" if best is not None and t.number == best.number else "", cells))
     note = (f'<p class="note">The best {len(shown)} of {len(ranked)} complete trials by '
             f"{_E(run.objective.name)}"
@@ -428,8 +504,9 @@ def _epochs_table(run: RunSummary) -> str:
                "epoch_seconds"]
     metrics = [m for m in metrics if any(m in t.values for t in run.trials)]
     head = [("Epoch", True), *((m, True) for m in metrics), ("Derived architecture", False)]
-    rows = [("", [_fmt(t.values.get("epoch", t.number)), *(_fmt(t.values.get(m)) for m in metrics),
-                  f'<span class="arch">{_E(t.arch)}</span>']) for t in run.trials]
+    base = epoch_base(run.trials)
+    rows = [("", [str(epoch_number(t, base)), *(_fmt(t.values.get(m)) for m in metrics),
+                  f'<span class="arch">{_arch(t.arch)}</span>']) for t in run.trials]
     return ('<p class="note">One row per epoch of the supernet: the architecture derived from '
             "its weights at that point.</p>" + _table(head, rows))
 
@@ -440,7 +517,7 @@ def _unscored(run: RunSummary) -> _Section:
             ("Architecture", False)]
     rows = [("", [str(t.number), _badge(t.state.value), _seconds(t.duration_s),
                   f'<span class="error">{_E(t.error or "")}</span>',
-                  f'<span class="arch">{_E(t.arch)}</span>']) for t in others[:200]]
+                  f'<span class="arch">{_arch(t.arch)}</span>']) for t in others[:200]]
     more = (f'<p class="note">The first 200 of {len(others)} are shown.</p>'
             if len(others) > 200 else "")
     return _Section("unscored", "Trials without a score", _table(head, rows) + more)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from archsearch._utils.imports import require
+from archsearch.oneshot.darts import epoch_base, epoch_number
 from archsearch.reports.summary import RunSummary, trial_time
 from archsearch.types import FrozenTrial, TrialState
 
@@ -41,7 +42,16 @@ def _panels(path: str | Path, n: int, size: tuple[float, float],
 
 def _integer_ticks() -> Any:
     ticker = require("matplotlib.ticker", "plot")
-    return ticker.MaxNLocator(integer=True)
+    return ticker.MaxNLocator(integer=True, min_n_ticks=1)
+
+
+def _integer_axis(ax: Any, xs: Sequence[float]) -> None:
+    """Integer ticks on the x axis (epochs, trial numbers), one per value when there are few;
+    a span under 2 is widened by half a step each side so one value gets one tick."""
+    finite = sorted({float(x) for x in xs if math.isfinite(x)})
+    if finite and finite[-1] - finite[0] < 2:
+        ax.set_xlim(finite[0] - 0.5, finite[-1] + 0.5)
+    ax.xaxis.set_major_locator(_integer_ticks())
 
 
 def _time_axis(span: float) -> tuple[float, str]:
@@ -78,7 +88,7 @@ def plot_progress(run: RunSummary, path: str | Path) -> Path:
                                    "trial number")):
             _progress_panel(ax, run, points)
             ax.set_xlabel(label)
-        axes[1].xaxis.set_major_locator(_integer_ticks())
+        _integer_axis(axes[1], [float(t.number) for t in trials])
         axes[0].set_ylabel(f"{run.objective.name} ({_direction_note(run.objective.direction)})")
         axes[0].set_title("against time")
         axes[1].set_title("against trial number")
@@ -126,7 +136,7 @@ def plot_scores(run: RunSummary, path: str | Path) -> Path:
                 ax.legend(loc="best")
             ax.set_xlabel(f"{metric} ({_direction_note(direction)})")
             ax.set_ylabel("trials")
-            ax.yaxis.set_major_locator(_integer_ticks())
+            ax.yaxis.set_major_locator(_integer_ticks())  # counts
             ax.grid(alpha=0.3, axis="y")
     return Path(path)
 
@@ -134,12 +144,13 @@ def plot_scores(run: RunSummary, path: str | Path) -> Path:
 def plot_epochs(run: RunSummary, path: str | Path) -> Path:
     """A one-shot search: the supernet's accuracies per epoch, against time and epoch."""
     epochs = run.complete
+    base = epoch_base(run.trials)  # rows of older runs count from 0
     when = {t.number: e for t, e in zip(run.trials, _elapsed(run.trials))}
     divisor, unit = _time_axis(max(when.values(), default=0.0))
     with _panels(path, 2, (11, 3.9), sharey=True) as axes:
         for ax, xs, label in ((axes[0], [when[t.number] / divisor for t in epochs],
                                f"wall-clock time ({unit} since the start)"),
-                              (axes[1], [t.values.get("epoch", t.number) for t in epochs],
+                              (axes[1], [epoch_number(t, base) for t in epochs],
                                "epoch")):
             for metric, color in (("val_accuracy", BLUE), ("train_accuracy", GREEN)):
                 ys = [t.values.get(metric, math.nan) for t in epochs]
@@ -150,7 +161,7 @@ def plot_epochs(run: RunSummary, path: str | Path) -> Path:
         axes[0].set_ylabel("accuracy")
         axes[0].set_title("against time")
         axes[1].set_title("against epoch")
-        axes[1].xaxis.set_major_locator(_integer_ticks())
+        _integer_axis(axes[1], [float(epoch_number(t, base)) for t in epochs])
         axes[1].legend(loc="best")
     return Path(path)
 
@@ -197,7 +208,7 @@ def plot_training(history: Sequence[Mapping[str, float]], path: str | Path, *,
                 ax.legend(loc="lower right")
             ax.set_title(title)
             ax.set_xlabel("epoch")
-            ax.xaxis.set_major_locator(_integer_ticks())
+            _integer_axis(ax, [x for x, _ in points])
             ax.grid(alpha=0.3)
             if key == "lr":
                 ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))

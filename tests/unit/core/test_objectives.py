@@ -129,3 +129,22 @@ def test_a_trial_missing_a_metric_of_a_multi_objective_fails_and_says_which():
     failed = exp.trials([TrialState.FAILED])
     assert failed and all(t.error == "objective 'lat' is None" for t in failed)
     assert all("avg_pool_3x3" in t.arch for t in failed)
+
+
+def test_mnas_reward_takes_accuracy_as_a_fraction_whatever_its_scale():
+    as_fraction = MnasReward.soft("acc", "lat", 10.0)
+    as_percent = MnasReward.soft("acc", "lat", 10.0, accuracy_scale=0.01)
+    assert as_percent.value({"acc": 80.0, "lat": 20.0}) == pytest.approx(
+        as_fraction.value({"acc": 0.8, "lat": 20.0}))
+    assert as_percent.value({"acc": 80.0, "lat": 20.0}) < 1
+    assert objective_from_json(as_percent.to_json()) == as_percent
+    for bad in (0, -0.01, math.nan, True, "0.01"):
+        with pytest.raises(InvalidParameterError, match="'accuracy_scale' parameter"):
+            MnasReward(accuracy_scale=bad)
+
+
+def test_mnas_reward_json_of_fractions_is_unchanged():
+    """Stored runs' identity holds no scale: a reward on fractions writes what it always did."""
+    assert MnasReward.hard("a", "l", 2.5).to_json() == {
+        "kind": "mnas_reward", "name": "mnas_reward", "direction": "maximize", "accuracy": "a",
+        "latency": "l", "target": 2.5, "alpha": 0.0, "beta": -1.0}

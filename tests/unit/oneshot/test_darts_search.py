@@ -41,7 +41,7 @@ def comparable(search):
 def test_each_epoch_is_a_trial_with_its_metrics_and_alphas(task):
     search = run(task, ":memory:")
     epochs = search.epochs()
-    assert [t.values["epoch"] for t in epochs] == [0.0, 1.0]
+    assert [t.values["epoch"] for t in epochs] == [1.0, 2.0]  # counted from 1, as shown
     for trial in epochs:
         v = trial.values
         assert 0 <= v["train_accuracy"] <= 1 and 0 <= v["val_accuracy"] <= 1
@@ -64,7 +64,7 @@ def test_resume_after_a_kill_continues_exactly(task, tmp_path):
 
     with pytest.raises(Killed):
         killed.run(on_step=kill)
-    assert [t.values["epoch"] for t in killed.epochs()] == [0.0]
+    assert [t.values["epoch"] for t in killed.epochs()] == [1.0]
     with pytest.raises(FingerprintMismatchError, match="strategy.order"):
         DartsSearch.create("s", space(), task, DartsConfig(**{**CONFIG.to_dict(), "order": 1}),
                            store=path, if_exists="resume")
@@ -75,6 +75,35 @@ def test_resume_after_a_kill_continues_exactly(task, tmp_path):
     assert all(t.state is TrialState.COMPLETE for t in resumed.store.trials(resumed.experiment_id))
 
 
+def test_a_run_whose_rows_count_epochs_from_0_resumes_and_shows_them_from_1(task, tmp_path):
+    """Rows written before epochs were counted from 1 hold 0, 1, ...: read as such."""
+    import sqlite3
+
+    from archsearch.cli._oneshot import epoch_line
+    from archsearch.oneshot import epoch_base, epoch_number
+
+    path = tmp_path / "old.db"
+    killed = DartsSearch.create("s", space(), task, CONFIG, store=str(path))
+
+    def kill(epoch, step):
+        if (epoch, step) == (1, 1):
+            raise Killed
+
+    with pytest.raises(Killed):
+        killed.run(on_step=kill)
+    killed.store.close()
+    with sqlite3.connect(path) as db:  # as the first epoch was stored before
+        db.execute("UPDATE trials SET metrics = json_set(metrics, '$.epoch', 0.0)")
+    resumed = DartsSearch.create("s", space(), task, CONFIG, store=str(path), if_exists="resume")
+    resumed.run()
+    epochs = resumed.epochs()
+    assert [t.values["epoch"] for t in epochs] == [0.0, 1.0]  # the run keeps its own count
+    assert epoch_base(epochs) == 0
+    assert [epoch_number(t, 0) for t in epochs] == [1, 2]
+    assert epoch_line(epochs[0], base=0).startswith("epoch   1 ")
+    assert epoch_base(run(task, ":memory:").epochs()) == 1
+
+
 def test_a_diverging_search_records_a_failed_epoch_and_stops(task):
     x = task.x_train.clone()
     x[0] = math.nan
@@ -82,7 +111,7 @@ def test_a_diverging_search_records_a_failed_epoch_and_stops(task):
     search = run(bad, ":memory:", DartsConfig(epochs=3, batch_size=16, hessian_every=0))
     trials = search.store.trials(search.experiment_id)
     assert [t.state for t in trials] == [TrialState.FAILED]
-    assert "non-finite in epoch 0" in trials[0].error
+    assert "non-finite in epoch 1" in trials[0].error
     with pytest.raises(InvalidParameterError, match="no finished epoch"):
         search.result()
 

@@ -2,10 +2,12 @@
 
 import base64
 import contextlib
+import html
 import io
 import json
 import re
 import shutil
+import sqlite3
 import sys
 from html.parser import HTMLParser
 
@@ -196,7 +198,7 @@ def test_darts_run_shows_its_epochs(tmp_path):
     page = Page(write_report(run).read_text())
     assert {img["data-file"] for img in page.images} == {"progress.png", "cells.png"}
     assert "a one-shot search trains one supernet" in page.sections["scores"]
-    assert [r["Epoch"] for r in table(page, "top")] == ["0", "1"]
+    assert [r["Epoch"] for r in table(page, "top")] == ["1", "2"]
     assert "DARTS" in page.sections["summary"]
 
 
@@ -236,3 +238,82 @@ def test_bad_run_dirs_and_options_are_one_line_errors(tmp_path, monkeypatch):
     with pytest.raises(ImportError, match=r"pip install 'archsearch\[plot\]'"):
         write_report(tmp_path / "other")
     assert not (tmp_path / "other" / "report").exists()
+
+
+def test_title_names_the_run_directory_and_what_it_searched(trained):
+    text = write_report(trained, trained / "titled").read_text()
+    (title,) = re.findall(r"<h1>(.*?)</h1>", text)
+    assert title.startswith("trained") and "nb201" in title and "digits" in title
+    assert "<title>trained" in text
+
+
+def test_summary_shows_the_settings_that_define_the_run(trained):
+    summary = Page(write_report(trained, trained / "settings").read_text()).sections["summary"]
+    for text in ("channels 4", "cells 1", "n_train 300", "epochs 1", "seed 0", "budget 4",
+                 "strategy evolution", "input 1×8×8"):
+        assert text in summary, text
+
+
+def test_architectures_break_only_between_operations(trained):
+    text = write_report(trained, trained / "wrapped").read_text()
+    best = json.loads((trained / "best.json").read_text())["arch"]
+    (shown,) = re.findall(r'<pre class="arch">(.*?)</pre>', text)
+    assert shown.replace("<wbr>", "") == html.escape(best) and "+<wbr>" in shown
+    pieces = {piece.strip("+|") for piece in shown.split("<wbr>")} - {""}
+    assert pieces == set(best.replace("+", "|").split("|")) - {""}  # whole operations only
+    css = re.search(r"(?m)^\.arch \{([^}]*)\}", text).group(1)
+    assert "word-break: keep-all" in css and "overflow-wrap: normal" in css
+
+
+def test_a_one_epoch_training_has_one_integer_epoch_tick(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from archsearch.reports.plots import plot_training
+
+    ticks = []
+    save = Figure.savefig
+
+    def savefig(fig, *args, **kwargs):
+        fig.canvas.draw()
+        ticks.extend([label.get_text() for label in ax.get_xticklabels()
+                      if ax.get_xlim()[0] <= label.get_position()[0] <= ax.get_xlim()[1]]
+                     for ax in fig.axes)
+        return save(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    plot_training(history(1), tmp_path / "one.png", test_accuracy=0.5)
+    assert ticks == [["1"], ["1"], ["1"]]
+    ticks.clear()
+    plot_training(history(12), tmp_path / "twelve.png")
+    assert all(t and all(x.lstrip("−-").isdigit() for x in t) for t in ticks)
+
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+def test_hostile_names_settings_and_architectures_are_escaped(trained, tmp_path):
+    """Every string a run directory holds reaches the page as text, never as markup."""
+    run = tmp_path / "<img src=x onerror=alert(9)>"
+    shutil.copytree(trained, run)
+    config = json.loads((run / "config.json").read_text())
+    config.update({"strategy": f"evolution:note={HOSTILE}", "dataset": f"digits{HOSTILE}",
+                   f"key{HOSTILE}": HOSTILE, "data_path": HOSTILE})
+    (run / "config.json").write_text(json.dumps(config))
+    final = json.loads((run / "final" / "metrics.json").read_text())
+    final["arch"] = f"|{HOSTILE}~0|+|none~0|"
+    (run / "final" / "metrics.json").write_text(json.dumps(final))
+    best = json.loads((run / "best.json").read_text())["trial"]
+    with sqlite3.connect(run / "store.db") as db:  # a trial that is not the best, and a failed one
+        db.execute("UPDATE trials SET arch=? WHERE number=(SELECT MIN(number) FROM trials "
+                   "WHERE number != ?)", (f"|{HOSTILE}~0|+|x~1|", best))
+        db.execute("UPDATE trials SET arch=? WHERE state='failed'", (f"{HOSTILE}+{HOSTILE}",))
+    text = write_report(run).read_text()
+    assert "<script>alert" not in text and "<img src=x" not in text
+    assert text.count("<img ") == 4 and text.count("<script") == 1
+    assert "&lt;img src=x onerror=alert(9)&gt;" in text
+    assert text.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 6
+
+
+def test_flops_are_shown_with_a_unit(trained):
+    rows = table(Page(write_report(trained, trained / "flops").read_text()), "top")
+    assert rows and all(re.fullmatch(r"[\d.]+ [kMG]?FLOPs", r["flops"]) for r in rows), rows
