@@ -53,11 +53,18 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return payload
 
 
-def load_model(path: str | Path) -> tuple[nn.Module, Architecture]:
-    """Rebuild the network of a checkpoint and load its weights.
+def load_model(path: str | Path) -> nn.Module:
+    """Rebuild the network of a checkpoint and load its weights, in one call.
 
     ``path`` is a checkpoint file, or a folder holding ``model.pt`` (what ``archsearch
-    train`` and ``archsearch export`` write).
+    train`` and ``archsearch export`` write). The network comes back with its recipe as
+    attributes: ``arch`` (the :class:`Architecture`), ``space`` (the search space, with
+    its settings), ``input_shape`` (C, H, W), ``n_classes``, and ``mean`` and ``std`` (per
+    channel: the model takes ``(x - mean) / std``).
+
+    Example:
+        >>> model = load_model("runs/digits/export")  # doctest: +SKIP
+        >>> model.arch, model.input_shape  # doctest: +SKIP
     """
     from archsearch.spaces import create_space
 
@@ -77,4 +84,7 @@ def load_model(path: str | Path) -> tuple[nn.Module, Architecture]:
     except (RuntimeError, TypeError, AttributeError) as err:
         raise CheckpointError(f"Weights in {path} do not fit {arch}: "
                               f"{' '.join(str(err).split())[:200]}") from None
-    return model, arch
+    model.arch, model.space, model.n_classes = arch, space, payload["n_classes"]
+    model.input_shape = tuple(payload["input_shape"])
+    model.mean, model.std = list(payload.get("mean", [])), list(payload.get("std", []))
+    return model
