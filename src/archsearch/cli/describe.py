@@ -29,6 +29,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg = _common.resolve(args)
+    _common.check_flags(cfg, args)
     space = _common.build_space(cfg)
     arch = space.parse(args.arch)
     shape = _common.parse_shape(args.input)
