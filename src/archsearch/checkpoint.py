@@ -84,7 +84,9 @@ def load_model(path: str | Path) -> nn.Module:
     except (RuntimeError, TypeError, AttributeError) as err:
         raise CheckpointError(f"Weights in {path} do not fit {arch}: "
                               f"{' '.join(str(err).split())[:200]}") from None
-    model.arch, model.space, model.n_classes = arch, space, payload["n_classes"]
-    model.input_shape = tuple(payload["input_shape"])
-    model.mean, model.std = list(payload.get("mean", [])), list(payload.get("std", []))
+    recipe = {"arch": arch, "space": space, "input_shape": tuple(payload["input_shape"]),
+              "n_classes": payload["n_classes"], "mean": list(payload.get("mean", [])),
+              "std": list(payload.get("std", []))}
+    for name, value in recipe.items():  # plain attributes: not parameters, not in state_dict
+        setattr(model, name, value)
     return model

@@ -39,8 +39,9 @@ def add_space_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("search space")
     group.add_argument("--space", help="search space name (default: nb201)")
     group.add_argument("--channels", type=int,
-                       help="channels of the first stage, for spaces that have them")
-    group.add_argument("--cells", type=int, help="cells per stage, for spaces that have them")
+                       help="channels of the first stage (nb201, darts; refused by the others)")
+    group.add_argument("--cells", type=int, help="cells per stage (nb201; the darts space counts "
+                       "all its cells, reductions too: --space-arg layers=N)")
     group.add_argument("--space-arg", dest="space_args", action="append", metavar="KEY=VALUE",
                        help="any setting of the space (repeatable), e.g. --space-arg depth=8")
 
@@ -104,10 +105,10 @@ def resolve(args: argparse.Namespace, stored: dict[str, Any] | None = None,
 # (flag, kind, low, high, low_open, high_open): kind "int", "real" (finite) or "number".
 _RANGES: dict[str, tuple[str, str, float, float | None, bool, bool]] = {
     "channels": ("--channels", "int", 1, None, False, False),
-    "cells": ("--cells", "int", 1, None, False, False),
+    "cells": ("--cells", "int", 1, 1000, False, False),  # more only builds for hours
     "val_fraction": ("--val-fraction", "real", 0, 1, True, True),
     "n_train": ("--n-train", "int", 1, None, False, False),
-    "image_size": ("--image-size", "int", 1, None, False, False),
+    "image_size": ("--image-size", "int", 1, 1024, False, False),
     "seed": ("--seed", "int", 0, 2**32 - 1, False, False),
     "epochs": ("--epochs", "int", 1, None, False, False),
     "batch_size": ("--batch-size", "int", 1, None, False, False),
@@ -126,6 +127,11 @@ _RANGES: dict[str, tuple[str, str, float, float | None, bool, bool]] = {
     "sample_size": ("--sample-size", "int", 1, None, False, False),
     "mnas_target": ("--mnas-target", "real", 0, None, True, False),
     "final_epochs": ("--final-epochs", "int", 1, None, False, False),
+    "budget_epochs": ("--budget-epochs", "int", 1, None, False, False),
+    "budget_seconds": ("--budget-seconds", "number", 0, None, True, False),
+    "trial_timeout": ("--trial-timeout", "real", 0, 10**8, True, False),  # setitimer's range
+    "workers": ("--workers", "int", 1, None, False, False),
+    "max_retries": ("--max-retries", "int", 0, None, False, False),
 }
 
 
