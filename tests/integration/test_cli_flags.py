@@ -38,7 +38,7 @@ def one_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
 @pytest.mark.parametrize("extra, message", [
     (["--budget", "0"], "--budget must be an int >= 1. Got 0."),
     (["--budget", "-3"], "--budget must be an int >= 1. Got -3."),
-    (["--channels", "0"], "--channels must be an int >= 1. Got 0."),
+    (["--channels", "0"], "--channels must be an int in [1, 4096]. Got 0."),
     (["--cells", "0"], "--cells must be an int in [1, 1000]. Got 0."),
     (["--lr", "inf"], "--lr must be a finite number > 0. Got inf."),
     (["--lr", "nan"], "--lr must be a finite number > 0. Got nan."),
@@ -61,6 +61,8 @@ def one_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     (["--evaluator", "proxy", "--objective", "val_accuracy"], "Unknown --objective metric"),
     (["--space", "darts", "--cells", "2"], "--space-arg layers="),
     (["--space", "chain", "--channels", "8"], "--channels does not apply to the chain space"),
+    (["--channels", str(2**70)], "--channels must be an int in [1, 4096]."),
+    (["--data-path", "x.npz"], "--data-path goes with --dataset npz or image-folder"),
 ])
 def test_search_refuses_bad_flags_before_data_and_run_dir(tmp_path, capsys, no_data, extra,
                                                           message):
@@ -71,7 +73,7 @@ def test_search_refuses_bad_flags_before_data_and_run_dir(tmp_path, capsys, no_d
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--channels", "0"], "--channels must be an int >= 1. Got 0."),
+    (["--channels", "0"], "--channels must be an int in [1, 4096]. Got 0."),
     (["--lr", "inf"], "--lr must be a finite number > 0. Got inf."),
     (["--epochs", "-1"], "--epochs must be an int >= 1. Got -1."),
     (["--label-smoothing", "1"], "--label-smoothing must be a finite number in [0, 1). Got 1.0."),
@@ -87,7 +89,7 @@ def test_train_refuses_bad_flags_before_data_and_out(tmp_path, capsys, no_data, 
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--channels", "0"], "--channels must be an int >= 1. Got 0."),
+    (["--channels", "0"], "--channels must be an int in [1, 4096]. Got 0."),
     (["--space", "darts", "--cells", "2"], "--space-arg layers="),
     (["--space", "mnas", "--channels", "8"], "--channels does not apply to the mnas space"),
 ])
@@ -120,3 +122,13 @@ def test_train_n_train_counts_the_images_trained_on(tmp_path, capsys):
 def test_search_n_train_counts_the_images_trained_on():
     task = _common.build_task({**_common.DEFAULTS, "n_train": 200})
     assert len(task.y_train) == 200  # the validation share is held out besides
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--classes", str(2**70)], "--classes must be an int in [1, 1000000]."),
+    (["--batch", "99999999"], "--batch must be an int in [0, 4096]."),
+    (["--input", "3x100000x100000"], "--input must look like CxHxW with integers in [1, 4096]"),
+    (["--channels", str(2**70)], "--channels must be an int in [1, 4096]."),
+])
+def test_describe_refuses_huge_sizes(capsys, extra, message):
+    assert message in one_error(capsys, ["describe", "--arch", ARCH, *extra])

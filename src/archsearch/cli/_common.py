@@ -104,7 +104,7 @@ def resolve(args: argparse.Namespace, stored: dict[str, Any] | None = None,
 
 # (flag, kind, low, high, low_open, high_open): kind "int", "real" (finite) or "number".
 _RANGES: dict[str, tuple[str, str, float, float | None, bool, bool]] = {
-    "channels": ("--channels", "int", 1, None, False, False),
+    "channels": ("--channels", "int", 1, 4096, False, False),  # more: a layer passes 600 MB
     "cells": ("--cells", "int", 1, 1000, False, False),  # more only builds for hours
     "val_fraction": ("--val-fraction", "real", 0, 1, True, True),
     "n_train": ("--n-train", "int", 1, None, False, False),
@@ -158,6 +158,12 @@ def check_flags(cfg: dict[str, Any], args: argparse.Namespace | None = None) -> 
             raise InvalidParameterError(f"{flag} must be {what} {rule}. Got {value!r}.")
     if args is not None:
         _check_space_flags(cfg, args)
+        if getattr(args, "data_path", None) is not None and \
+                cfg.get("dataset") in ("digits", "fashion-mnist", "mnist", "cifar10"):
+            raise InvalidParameterError(
+                f"--data-path goes with --dataset npz or image-folder; {cfg['dataset']} "
+                f"reads its own files (point at them with --data-dir). Got --data-path "
+                f"{args.data_path!r}."[:300])
 
 
 def _check_space_flags(cfg: dict[str, Any], args: argparse.Namespace) -> None:
@@ -317,9 +323,9 @@ def set_threads(cfg: dict[str, Any]) -> None:
 def parse_shape(text: str) -> tuple[int, int, int]:
     """``"3x32x32"`` -> (3, 32, 32)."""
     parts = text.lower().split("x")
-    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise InvalidParameterError(
-            f"--input must look like CxHxW with positive integers (e.g. 3x32x32). Got {text!r}.")
+    if len(parts) != 3 or not all(p.isdigit() and 0 < int(p) <= 4096 for p in parts):
+        raise InvalidParameterError(f"--input must look like CxHxW with integers in [1, 4096] "
+                                    f"(e.g. 3x32x32). Got {text!r}."[:300])
     c, h, w = (int(p) for p in parts)
     return c, h, w
 

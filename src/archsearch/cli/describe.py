@@ -33,10 +33,10 @@ def run(args: argparse.Namespace) -> int:
     space = _common.build_space(cfg)
     arch = space.parse(args.arch)
     shape = _common.parse_shape(args.input)
-    if args.classes < 1:
-        raise InvalidParameterError(f"--classes must be >= 1. Got {args.classes}.")
-    if args.batch < 0:
-        raise InvalidParameterError(f"--batch must be >= 0. Got {args.batch}.")
+    if not 1 <= args.classes <= 10**6:
+        raise InvalidParameterError(f"--classes must be an int in [1, 1000000]. Got {args.classes}.")
+    if not 0 <= args.batch <= 4096:
+        raise InvalidParameterError(f"--batch must be an int in [0, 4096]. Got {args.batch}.")
     batches = (1,) if args.batch in (0, 1) else (1, args.batch)
     cost = Cost(shape, args.classes, batches, device=args.device)
     cost.setup(space)
