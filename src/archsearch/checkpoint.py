@@ -128,11 +128,18 @@ def _check_weights_fit(path: str | Path, space: SearchSpace, arch: Architecture,
                               f"{len(extra)} weights the network lacks, e.g. {str(extra[0])[:80]!r}.")
 
 
-def load_model(path: str | Path) -> tuple[nn.Module, Architecture]:
-    """Rebuild the network of a checkpoint and load its weights.
+def load_model(path: str | Path) -> nn.Module:
+    """Rebuild the network of a checkpoint and load its weights, in one call.
 
     ``path`` is a checkpoint file, or a folder holding ``model.pt`` (what ``archsearch
-    train`` and ``archsearch export`` write).
+    train`` and ``archsearch export`` write). The network comes back with its recipe as
+    attributes: ``arch`` (the :class:`Architecture`), ``space`` (the search space, with
+    its settings), ``input_shape`` (C, H, W), ``n_classes``, and ``mean`` and ``std`` (per
+    channel: the model takes ``(x - mean) / std``).
+
+    Example:
+        >>> model = load_model("runs/digits/export")  # doctest: +SKIP
+        >>> model.arch, model.input_shape  # doctest: +SKIP
     """
     from archsearch.spaces import create_space
 
@@ -153,4 +160,9 @@ def load_model(path: str | Path) -> tuple[nn.Module, Architecture]:
     except (RuntimeError, TypeError, AttributeError) as err:
         raise CheckpointError(f"Weights in {path} do not fit {arch}: "
                               f"{' '.join(str(err).split())[:200]}") from None
-    return model, arch
+    recipe = {"arch": arch, "space": space, "input_shape": tuple(payload["input_shape"]),
+              "n_classes": payload["n_classes"], "mean": list(payload.get("mean", [])),
+              "std": list(payload.get("std", []))}
+    for name, value in recipe.items():  # plain attributes: not parameters, not in state_dict
+        setattr(model, name, value)
+    return model

@@ -51,7 +51,8 @@ def export_model(checkpoint: str | Path, out: str | Path, formats: Sequence[str]
                                     f"choose from {', '.join(FORMATS)}.")
     out = Path(out)
     payload = load_checkpoint(checkpoint)
-    model, arch = load_model(checkpoint)
+    model = load_model(checkpoint)
+    arch = model.arch
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(batch_size, *payload["input_shape"], generator=gen)

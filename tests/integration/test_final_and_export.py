@@ -25,9 +25,9 @@ def test_search_then_final_training_then_export(tmp_path):
     shown = json.loads(cli("export", str(run), "--format", formats, "--json").stdout)
     assert set(shown["max_abs_difference"]) == set(formats.split(","))
     assert all(d < 1e-4 for d in shown["max_abs_difference"].values())
-    model, arch = archsearch.load_model(run / "export")
-    assert str(arch) == best["arch"]
-    reference, _ = archsearch.load_model(run / "final" / "model.pt")
+    model = archsearch.load_model(run / "export")
+    assert str(model.arch) == best["arch"] and model.input_shape == (1, 8, 8)
+    reference = archsearch.load_model(run / "final" / "model.pt")
     x = torch.randn(4, 1, 8, 8)
     with torch.no_grad():
         assert torch.equal(model.eval()(x), reference.eval()(x))
@@ -37,7 +37,7 @@ def test_search_then_final_training_then_export(tmp_path):
                 "--dataset", "digits", "--format", "torchscript")
     cli("export", "--checkpoint", str(run / "export" / "state_dict.pt"), *net_args,
         "--out", str(again))
-    rebuilt, _ = archsearch.load_model(again)
+    rebuilt = archsearch.load_model(again)
     with torch.no_grad():
         assert torch.equal(rebuilt.eval()(x), reference(x))
     misfit = cli("export", "--checkpoint", str(run / "export" / "state_dict.pt"),

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import difflib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import torch
 
 from archsearch.data import Augment, Task, load_task
+from archsearch.data._base import _stratified_mask, _subsample_counts
 from archsearch.errors import ExperimentExistsError, InvalidParameterError
 from archsearch.spaces import SPACES, SearchSpace, create_space
 from archsearch.storage import SQLiteStore
@@ -35,8 +39,9 @@ def add_space_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("search space")
     group.add_argument("--space", help="search space name (default: nb201)")
     group.add_argument("--channels", type=int,
-                       help="channels of the first stage, for spaces that have them")
-    group.add_argument("--cells", type=int, help="cells per stage, for spaces that have them")
+                       help="channels of the first stage (nb201, darts; refused by the others)")
+    group.add_argument("--cells", type=int, help="cells per stage (nb201; the darts space counts "
+                       "all its cells, reductions too: --space-arg layers=N)")
     group.add_argument("--space-arg", dest="space_args", action="append", metavar="KEY=VALUE",
                        help="any setting of the space (repeatable), e.g. --space-arg depth=8")
 
@@ -50,7 +55,11 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--data-path", help="the file or folder of an npz or image-folder dataset")
     group.add_argument("--val-fraction", type=float, help="share of training data held out "
                        "for validation (default: 0.2)")
-    group.add_argument("--n-train", type=int, help="train on a stratified subset of this size")
+    group.add_argument("--n-train", type=int, metavar="N",
+                       help="train on a stratified subset of N images, the same N in every "
+                       "command: search draws them from the training share, after the "
+                       "validation split (which stays whole); train from training and "
+                       "validation data together (default: all)")
     group.add_argument("--image-size", type=int, help="resize images to this side (default: "
                        "the dataset's own)")
     group.add_argument("--seed", type=int, help="seed of the split and of every trial (default: 0)")
@@ -91,6 +100,87 @@ def resolve(args: argparse.Namespace, stored: dict[str, Any] | None = None,
     merged.update(stored or {})
     merged.update({k: v for k, v in vars(args).items() if v is not None and k in merged})
     return merged
+
+
+# (flag, kind, low, high, low_open, high_open): kind "int", "real" (finite) or "number".
+_RANGES: dict[str, tuple[str, str, float, float | None, bool, bool]] = {
+    "channels": ("--channels", "int", 1, 4096, False, False),  # more: a layer passes 600 MB
+    "cells": ("--cells", "int", 1, 1000, False, False),  # more only builds for hours
+    "val_fraction": ("--val-fraction", "real", 0, 1, True, True),
+    "n_train": ("--n-train", "int", 1, None, False, False),
+    "image_size": ("--image-size", "int", 1, 1024, False, False),
+    "seed": ("--seed", "int", 0, 2**32 - 1, False, False),
+    "epochs": ("--epochs", "int", 1, None, False, False),
+    "batch_size": ("--batch-size", "int", 1, None, False, False),
+    "lr": ("--lr", "real", 0, None, True, False),
+    "weight_decay": ("--weight-decay", "real", 0, None, False, False),
+    "crop_padding": ("--crop-padding", "int", 0, None, False, False),
+    "cutout": ("--cutout", "int", 0, None, False, False),
+    "threads": ("--threads", "int", 1, None, False, False),
+    "label_smoothing": ("--label-smoothing", "real", 0, 1, False, True),
+    "drop_path": ("--drop-path", "real", 0, 1, False, True),
+    "aux_weight": ("--aux-weight", "real", 0, None, False, False),
+    "ema": ("--ema", "real", 0, 1, False, True),
+    "budget": ("--budget", "int", 1, None, False, False),
+    "timeout": ("--timeout", "number", 0, None, True, False),
+    "population_size": ("--population-size", "int", 1, None, False, False),
+    "sample_size": ("--sample-size", "int", 1, None, False, False),
+    "mnas_target": ("--mnas-target", "real", 0, None, True, False),
+    "final_epochs": ("--final-epochs", "int", 1, None, False, False),
+    "budget_epochs": ("--budget-epochs", "int", 1, None, False, False),
+    "budget_seconds": ("--budget-seconds", "number", 0, None, True, False),
+    "trial_timeout": ("--trial-timeout", "real", 0, 10**8, True, False),  # setitimer's range
+    "workers": ("--workers", "int", 1, None, False, False),
+    "max_retries": ("--max-retries", "int", 0, None, False, False),
+}
+
+
+def check_flags(cfg: dict[str, Any], args: argparse.Namespace | None = None) -> None:
+    """Refuse an out-of-range number, or a space setting the space does not take, before
+    any data is loaded or anything written. ``args``: what the user typed."""
+    for key, (flag, kind, low, high, low_open, high_open) in _RANGES.items():
+        value = cfg.get(key)
+        if value is None:
+            continue
+        if kind == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
+                not math.isnan(value) and (kind == "number" or math.isfinite(value))
+        ok = ok and (value > low if low_open else value >= low) and (
+            high is None or (value < high if high_open else value <= high))
+        if not ok:
+            what = "an int" if kind == "int" else "a finite number" if kind == "real" else "a number"
+            if high is None:
+                rule = f"> {low}" if low_open else f">= {low}"
+            else:
+                rule = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+            raise InvalidParameterError(f"{flag} must be {what} {rule}. Got {value!r}.")
+    if args is not None:
+        _check_space_flags(cfg, args)
+        if getattr(args, "data_path", None) is not None and \
+                cfg.get("dataset") in ("digits", "fashion-mnist", "mnist", "cifar10"):
+            raise InvalidParameterError(
+                f"--data-path goes with --dataset npz or image-folder; {cfg['dataset']} "
+                f"reads its own files (point at them with --data-dir). Got --data-path "
+                f"{args.data_path!r}."[:300])
+
+
+def _check_space_flags(cfg: dict[str, Any], args: argparse.Namespace) -> None:
+    """--channels and --cells typed for a space that has no such setting."""
+    accepted = inspect.signature(SPACES.get(cfg["space"])).parameters
+    for key, name in (("channels", "channels"), ("cells", "cells_per_stage")):
+        if getattr(args, key, None) is None or name in accepted:
+            continue
+        if cfg["space"] == "darts" and key == "cells":  # it counts every cell, reductions too
+            raise InvalidParameterError(
+                "--cells does not apply to the darts space, which counts all its cells, the 2 "
+                "reduction cells included: give --space-arg layers=N instead (N = 3 x cells "
+                f"per stage + 2, e.g. layers=8 for 2). Got --cells {args.cells}.")
+        settings = ", ".join(accepted)
+        raise InvalidParameterError(
+            f"--{key} does not apply to the {cfg['space']} space; its settings are {settings} "
+            f"(--space-arg KEY=VALUE). Got --{key} {getattr(args, key)}.")
 
 
 def build_space(cfg: dict[str, Any]) -> SearchSpace:
@@ -154,10 +244,59 @@ def parse_metrics(text: str, flag: str, known: dict[str, str] | None = None
     return out
 
 
+# What the train evaluator reports for each trial (latency_ms measured when a metric names it).
+TRAIN_METRICS = ("val_accuracy", "val_loss", "train_loss", "train_seconds", "params", "flops",
+                 "latency_ms")
+
+
+def check_metric_names(cfg: dict[str, Any]) -> None:
+    """--objective and --mnas-latency name metrics the evaluator reports (a table checks its
+    own columns), and proxy:P1,P2 names known proxies: refused before data is loaded."""
+    from archsearch.evaluators.proxies import PROXIES
+
+    evaluator = str(cfg.get("evaluator") or "train")
+    if evaluator == "train":
+        known = [*TRAIN_METRICS, *(["latency_ms_predicted"] if cfg.get("latency_table") else [])]
+    elif evaluator == "proxy" or evaluator.startswith("proxy:"):
+        proxies = [p.strip() for p in evaluator.partition(":")[2].split(",") if p.strip()]
+        for proxy in proxies:
+            if proxy not in PROXIES:
+                close = difflib.get_close_matches(proxy, PROXIES, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise InvalidParameterError(f"Unknown proxy {proxy!r} in --evaluator "
+                                            f"{evaluator}.{hint} Choose from {', '.join(PROXIES)}.")
+        known = [*(proxies or ["naswot"]), "proxy_seconds"]
+    else:
+        return  # a table names its columns; anything else is refused with the evaluator
+    names = [m for m, _ in parse_metrics(cfg["objective"], "--objective")] \
+        if cfg.get("objective") else []
+    flags = [("--objective", n) for n in names]
+    if cfg.get("mnas_target") is not None and cfg.get("mnas_latency"):
+        flags.append(("--mnas-latency", str(cfg["mnas_latency"])))
+    for flag, name in flags:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise InvalidParameterError(
+                f"Unknown {flag} metric {name!r}: the {evaluator.partition(':')[0]} evaluator "
+                f"reports {', '.join(known)}.{hint}")
+
+
 def build_task(cfg: dict[str, Any]) -> Task:
     return load_task(cfg["dataset"], data_dir=cfg["data_dir"], path=cfg["data_path"],
                      val_fraction=cfg["val_fraction"], seed=cfg["seed"], n_train=cfg["n_train"],
                      image_size=cfg.get("image_size"))
+
+
+def subsample(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded, stratified subset of ``n`` examples (all of them when ``n`` is None or more)."""
+    if n is None or n >= len(y):
+        return x, y
+    labels = y.numpy()
+    keep = _stratified_mask(labels, _subsample_counts(labels, n), np.random.default_rng(seed))
+    index = torch.from_numpy(np.flatnonzero(keep))
+    return x[index], y[index]
 
 
 def build_train(cfg: dict[str, Any]) -> TrainConfig:
@@ -184,9 +323,9 @@ def set_threads(cfg: dict[str, Any]) -> None:
 def parse_shape(text: str) -> tuple[int, int, int]:
     """``"3x32x32"`` -> (3, 32, 32)."""
     parts = text.lower().split("x")
-    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise InvalidParameterError(
-            f"--input must look like CxHxW with positive integers (e.g. 3x32x32). Got {text!r}.")
+    if len(parts) != 3 or not all(p.isdigit() and 0 < int(p) <= 4096 for p in parts):
+        raise InvalidParameterError(f"--input must look like CxHxW with integers in [1, 4096] "
+                                    f"(e.g. 3x32x32). Got {text!r}."[:300])
     c, h, w = (int(p) for p in parts)
     return c, h, w
 

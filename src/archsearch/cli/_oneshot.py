@@ -47,6 +47,7 @@ def run(args: argparse.Namespace, stored: dict[str, Any] | None, store_name: str
     from archsearch.cli.search import check_final_epochs, final_training
 
     cfg = _common.resolve(args, stored, DARTS_DEFAULTS)
+    _common.check_flags(cfg, args)
     _common.set_threads(cfg)
     check_final_epochs(cfg)
     space = _common.build_space(cfg)

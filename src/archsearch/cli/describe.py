@@ -63,11 +63,12 @@ def latency_batches(latency: str | None, batch: int | None) -> tuple[int, ...]:
 
 def run(args: argparse.Namespace) -> int:
     cfg = _common.resolve(args)
+    _common.check_flags(cfg, args)
     space = _common.build_space(cfg)
     arch = space.parse(args.arch)
     shape = _common.parse_shape(args.input)
-    if args.classes < 1:
-        raise InvalidParameterError(f"--classes must be >= 1. Got {args.classes}.")
+    if not 1 <= args.classes <= 10**6:
+        raise InvalidParameterError(f"--classes must be an int in [1, 1000000]. Got {args.classes}.")
     batches = latency_batches(args.latency, args.batch)
     if args.latency_repeats < 1:
         raise InvalidParameterError(

@@ -47,6 +47,13 @@ def run(args: argparse.Namespace) -> int:
     if args.arch and not args.checkpoint:
         raise InvalidParameterError("--arch goes with --checkpoint STATE_DICT (the weights of "
                                     "that architecture's network).")
+    described = [f"--{k.replace('_', '-')}" for k in ("space", "channels", "cells", "space_args",
+                 "dataset", "data_dir", "data_path", "image_size") if getattr(args, k) is not None]
+    if described and not args.arch:  # the checkpoint says how to rebuild the network
+        raise InvalidParameterError(f"{described[0]} describes the network of a plain state "
+                                    "dict: it goes with --checkpoint FILE --arch ARCH.")
+    if args.arch:
+        _common.check_flags(_common.resolve(args), args)
     if args.run_dir:
         checkpoint = Path(args.run_dir) / "final" / "model.pt"
         if not checkpoint.is_file():

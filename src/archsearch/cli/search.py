@@ -189,6 +189,8 @@ def run(args: argparse.Namespace) -> int:
         cfg["budget"] = None  # the epochs or seconds are the budget
     if cfg["budget"] is None and cfg["timeout"] is None and all(cfg[b] is None for b in budgets):
         cfg["budget"] = 20
+    _common.check_flags(cfg, args)  # before any data is loaded or anything written
+    _common.check_metric_names(cfg)
     _common.set_threads(cfg)
     check_final_epochs(cfg)
     backend = _backend(cfg, args.oversubscribe)
@@ -312,7 +314,8 @@ def _evaluator(cfg: dict[str, Any]) -> tuple[Evaluator, dict[str, Any]]:
         raise InvalidParameterError("--evaluator must be 'train', 'proxy[:P1,P2]' or "
                                     f"'table:PATH'. Got {name!r}.")
     task = _common.build_task(cfg)
-    measure = cfg["mnas_target"] is not None and _latency_metric(cfg) == "latency_ms"
+    measure = (cfg["mnas_target"] is not None and _latency_metric(cfg) == "latency_ms") or \
+        "latency_ms" in [m for m, _ in _common.parse_metrics(cfg["objective"] or "x", "--objective")]
     evaluator: Evaluator = PartialTraining(
         task, _common.build_train(cfg), _common.build_augment(cfg, task), device=cfg["device"],
         measure_latency=measure)

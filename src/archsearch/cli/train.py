@@ -48,6 +48,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     stored, arch_text = _from_run_dir(args)
     cfg = _common.resolve(args, stored, TRAIN_DEFAULTS)
+    _common.check_flags(cfg, args)  # before any data is loaded or anything written
     _common.set_threads(cfg)
     if arch_text is None:
         raise InvalidParameterError("Give the architecture with --arch (and --space), "
@@ -56,11 +57,11 @@ def run(args: argparse.Namespace) -> int:
         cfg["space_args"] = {**_common.space_args(cfg["space_args"]), "auxiliary": True}
     space = _common.build_space(cfg)
     arch = space.parse(arch_text)
-    task = _common.build_task(cfg)
-    if cfg["crop_padding"] is None:  # the usual: pad by an eighth of the side
-        cfg["crop_padding"] = max(1, task.input_shape[1] // 8)
     train_cfg = _common.build_train(cfg)
     train_cfg.check()
+    task = _common.build_task({**cfg, "n_train": None})  # --n-train counts train + val here
+    if cfg["crop_padding"] is None:  # the usual: pad by an eighth of the side
+        cfg["crop_padding"] = max(1, task.input_shape[1] // 8)
     augment = _common.build_augment(cfg, task)
     out = Path(cfg["out"] or (Path(args.run_dir) / "final" if args.run_dir else "runs/train"))
     _common.make_dir(out, "--out")
@@ -68,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(cfg["device"])
     torch.manual_seed(cfg["seed"])
     model = space.build(arch, task.input_shape, task.n_classes).to(device)
-    x, y = (t.to(device) for t in task.train_and_val())
+    x, y = _common.subsample(*task.train_and_val(), cfg["n_train"], cfg["seed"])
+    x, y = x.to(device), y.to(device)
     print(f"training {arch} ({count_params(model)} parameters) on {task.name}: "
           f"{len(y)} examples, {train_cfg.n_epochs} epochs, {augment}", file=sys.stderr)
     start = time.perf_counter()
@@ -97,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     test_loss, test_acc = evaluate_model(model, task.x_test.to(device), task.y_test.to(device))
     metrics = {"test_accuracy": test_acc, "test_loss": test_loss, "train_seconds": seconds,
                "params": count_params(model), "epochs": train_cfg.n_epochs,
+               "train_examples": len(y),
                "history": history}
     save_checkpoint(out / "model.pt", model, space, arch, task)
     _common.write_json(out / "metrics.json", {"arch": str(arch), "dataset": task.name, **metrics,

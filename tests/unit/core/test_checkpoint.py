@@ -18,10 +18,13 @@ def saved(tmp_path, tiny_space):
     return path, model
 
 
-def test_round_trip(saved):
+def test_round_trip(saved, tiny_space):
     path, model = saved
-    loaded, arch = archsearch.load_model(path)
-    assert str(arch) == ARCH
+    loaded = archsearch.load_model(path)
+    assert isinstance(loaded, torch.nn.Module) and str(loaded.arch) == ARCH
+    assert loaded.space.config() == tiny_space.config()
+    assert loaded.input_shape == (1, 8, 8) and loaded.n_classes == 10
+    assert len(loaded.mean) == 1 and len(loaded.std) == 1
     x = torch.randn(3, 1, 8, 8)
     assert torch.equal(loaded.eval()(x), model.eval()(x))
     payload = torch.load(path, weights_only=True)  # plain data only

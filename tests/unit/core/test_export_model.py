@@ -46,8 +46,8 @@ def test_every_space_exports_and_round_trips(tmp_path, task, name):
     x = torch.randn(3, *task.input_shape)  # another batch size than the export's
     with torch.no_grad():
         expected = model(x)
-        loaded, loaded_arch = archsearch.load_model(out)
-        assert loaded_arch == arch
+        loaded = archsearch.load_model(out)
+        assert loaded.arch == arch and loaded.n_classes == task.n_classes
         assert torch.allclose(loaded.eval()(x), expected, atol=1e-6)
         traced = torch.jit.load(str(out / "model.ts"))
         assert torch.allclose(traced(x), expected, atol=1e-5)

@@ -126,7 +126,28 @@ def argv(draw: st.DrawFn, world: dict[str, Path], run_dir: Path) -> list[str]:
         tokens.append("--resume")
     if draw(st.integers(0, 9)) == 0:  # a stray token
         tokens.insert(draw(st.integers(0, len(tokens))), draw(TEXT))
-    return head + tokens + SMALL[command]
+    return head + tokens + small(command, tokens)
+
+
+def small(command: str, tokens: list[str]) -> list[str]:
+    """SMALL[command], with --channels and --cells only for nb201 (other spaces refuse them),
+    and small settings of the chain and mnas spaces in their place."""
+    spaces = [tokens[i + 1] for i, t in enumerate(tokens[:-1]) if t == "--space"]
+    space = spaces[-1] if spaces else "nb201"
+    if space == "nb201" or command not in ("search", "train", "describe"):
+        return SMALL[command]
+    pinned, rest = SMALL[command], []
+    skip = False
+    for i, token in enumerate(pinned):
+        if skip:
+            skip = False
+        elif token in ("--channels", "--cells"):
+            skip = True
+        else:
+            rest.append(token)
+    extra = {"chain": ["--space-arg", "depth=2"], "mnas": ["--space-arg", "width=0.25",
+                                                           "--space-arg", "n_blocks=2"]}
+    return rest + extra.get(space, [])
 
 
 @fuzz(300)
@@ -172,3 +193,48 @@ def test_devices_and_shapes(world: dict[str, Path], device: str, shape: str, com
 
 def test_summary() -> None:
     print_summary("cli:")
+
+
+# Each numeric flag and the values outside its range: refused in one line, before any data
+# is loaded or any folder made, whatever else the command line holds.
+OUT_OF_RANGE = {
+    "--budget": ["0", "-1"], "--timeout": ["0", "-1", "nan", "-inf"],
+    "--budget-epochs": ["0", "-5"], "--budget-seconds": ["0", "-1", "nan"],
+    "--population-size": ["0", "-2"], "--sample-size": ["0"], "--mnas-target": ["0", "inf", "nan"],
+    "--workers": ["0", "-1"], "--trial-timeout": ["0", "nan", "-inf", "inf", "1e12"], "--max-retries": ["-1"],
+    "--final-epochs": ["0"], "--channels": ["0", "-4"], "--cells": ["0", "-1", str(2**70)],
+    "--val-fraction": ["0", "1", "-0.5", "1.5", "nan", "inf"], "--n-train": ["0", "-10"],
+    "--image-size": ["0", "-8", "99999999"], "--seed": ["-1", str(2**32), str(2**70)],
+    "--epochs": ["0", "-1"], "--batch-size": ["0", "-64"],
+    "--lr": ["0", "-0.1", "nan", "inf", "-inf", "1e999"], "--weight-decay": ["-1", "nan", "inf"],
+    "--crop-padding": ["-1"], "--cutout": ["-2"], "--threads": ["0", "-1"],
+    "--label-smoothing": ["1", "-0.1", "nan"], "--drop-path": ["1", "nan"],
+    "--aux-weight": ["-1", "inf"], "--ema": ["1", "-0.5", "nan"],
+}
+TRAIN_ONLY = ("--label-smoothing", "--drop-path", "--aux-weight", "--ema")
+NOT_TRAIN = ("--budget", "--timeout", "--budget-epochs", "--budget-seconds", "--population-size",
+             "--sample-size", "--mnas-target", "--workers", "--trial-timeout", "--max-retries",
+             "--final-epochs")
+SWEEP = [(command, flag, value) for flag, values in OUT_OF_RANGE.items() for value in values
+         for command in ("search", "train") if flag not in (TRAIN_ONLY, NOT_TRAIN)[command == "train"]]
+SWEEP += [("describe", flag, v) for flag in ("--channels", "--cells") for v in OUT_OF_RANGE[flag]]
+
+
+@pytest.mark.parametrize("command, flag, value", SWEEP)
+def test_out_of_range_numbers_are_refused_up_front(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   command: str, flag: str, value: str) -> None:
+    from archsearch.cli import _common
+
+    def load_task(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"{flag} {value}: data loaded before the flag was refused")
+
+    monkeypatch.setattr(_common, "load_task", load_task)
+    where = tmp_path / "out"
+    argv = {"search": ["search", "--run-dir", str(where), "--backend", "pool"],
+            "train": ["train", "--arch", ARCH, "--out", str(where)],
+            "describe": ["describe", "--arch", ARCH]}[command]
+    code, _, err, reported = run_cli([*argv, f"{flag}={value}"])
+    lines = err.strip().splitlines()
+    assert code == 1 and lines[0].startswith(f"archsearch: error: {flag} must be "), err
+    assert len(lines) == 2 and all(issubclass(t, archsearch.ArchSearchError) for t in reported)
+    assert not where.exists()
