@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from archsearch.errors import InvalidParameterError
@@ -25,8 +26,9 @@ def check_int(owner: str, name: str, value: Any, low: int, high: int | None = No
 
 def check_float(owner: str, name: str, value: Any, low: float, high: float | None = None,
                 *, low_open: bool = False, high_open: bool = False) -> float:
-    """Return ``value`` if it is a real number in the range; else raise InvalidParameterError."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    """Return ``value`` if it is a finite real number in the range; else raise
+    InvalidParameterError (infinity means nothing for any setting checked here)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (value > low if low_open else value >= low) and (
         high is None or (value < high if high_open else value <= high))
     if not ok:

@@ -44,7 +44,8 @@ def test_extras_stay_out_of_the_identity_until_used():
 
 
 @pytest.mark.parametrize("bad", [{"ema_decay": 1.0}, {"drop_path": 1.0}, {"aux_weight": -0.1},
-                                 {"drop_path": "0.2"}])
+                                 {"drop_path": "0.2"}, {"lr": float("inf")},
+                                 {"weight_decay": float("inf")}, {"grad_clip": float("nan")}])
 def test_out_of_range_recipe_is_refused(bad):
     with pytest.raises(InvalidParameterError, match=next(iter(bad))):
         TrainConfig(**bad).check()
