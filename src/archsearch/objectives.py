@@ -16,7 +16,8 @@ from typing import Any, Literal
 from archsearch.errors import InvalidParameterError
 from archsearch.types import FrozenTrial, Objective, TrialState
 
-__all__ = ["MnasReward", "MultiObjective", "objective_from_json", "pareto_front"]
+__all__ = ["MnasReward", "MultiObjective", "accuracy_scale_of", "objective_from_json",
+           "pareto_front"]
 
 Direction = Literal["maximize", "minimize"]
 _SIGN = {"maximize": -1.0, "minimize": 1.0}  # turns a value into one to minimise
@@ -227,3 +228,12 @@ def pareto_front(trials: Iterable[FrozenTrial], *metrics: tuple[str, Direction])
             kept.append(point)
             front.append(t)
     return front
+
+
+def accuracy_scale_of(values: Any) -> float:
+    """The factor that makes a column of accuracies a fraction: 0.01 for percentages (any
+    finite value above 1), else 1; what :class:`MnasReward` takes as ``accuracy_scale``."""
+    import numpy as np
+
+    column = np.asarray(values, dtype=float)
+    return 0.01 if np.any(column[np.isfinite(column)] > 1.0) else 1.0

@@ -21,7 +21,7 @@ from archsearch.benchmarks.quality import table_quality
 from archsearch.benchmarks.table import Table
 from archsearch.errors import InvalidParameterError
 from archsearch.evaluators.proxies import PROXIES
-from archsearch.objectives import MnasReward
+from archsearch.objectives import MnasReward, accuracy_scale_of
 from archsearch.strategies import ProxyScorer, needs_scorer, parse_strategy_spec
 from archsearch.training import TrainConfig
 from archsearch.types import Objective
@@ -136,11 +136,13 @@ def run_compare(args: argparse.Namespace) -> int:
         if args.mnas_target is None or args.mnas_latency is None or args.minimize:
             raise InvalidParameterError("The MnasNet reward needs --mnas-target T and "
                                         "--mnas-latency COLUMN, and no --minimize.")
-        make = MnasReward.hard if args.mnas_constraint == "hard" else MnasReward.soft
-        objective = make(args.objective, args.mnas_latency, args.mnas_target)
     if args.plot:
         _check_plot_path(args.plot)  # before the runs, whose results a bad path would lose
     table = read_table(args.table)
+    if args.mnas_target is not None:  # the reward's accuracy is a fraction, as in search
+        make = MnasReward.hard if args.mnas_constraint == "hard" else MnasReward.soft
+        objective = make(args.objective, args.mnas_latency, args.mnas_target,
+                         accuracy_scale_of(table.columns.get(args.objective, [])))
     space = space_of(table, args.space)
     scorer = _scorer(args, table, names)
     by_epochs = args.budget_epochs is not None

@@ -28,7 +28,7 @@ from archsearch.evaluators import (
     ZeroCostProxies,
 )
 from archsearch.experiment import Experiment
-from archsearch.objectives import MnasReward, MultiObjective
+from archsearch.objectives import MnasReward, MultiObjective, accuracy_scale_of
 from archsearch.pruners import Pruner, create_pruner
 from archsearch.spaces import SearchSpace
 from archsearch.strategies import (
@@ -271,15 +271,10 @@ def _objective(cfg: dict[str, Any], evaluator: Evaluator) -> Objective:
 
 
 def _accuracy_scale(evaluator: Evaluator, metric: str) -> float:
-    """0.01 for a table column of percentages (any value above 1), else 1: the reward's
-    accuracy is a fraction whatever the evaluator."""
+    """0.01 for a table column of percentages, else 1: the reward's accuracy is a fraction
+    whatever the evaluator."""
     if isinstance(evaluator, TabularLookup):  # a missing column is refused just after
-        import numpy as np
-
-        column = evaluator._table.columns.get(metric)
-        finite = np.asarray([] if column is None else column, dtype=float)
-        if np.any(finite[np.isfinite(finite)] > 1.0):
-            return 0.01
+        return accuracy_scale_of(evaluator._table.columns.get(metric, []))
     return 1.0
 
 

@@ -119,6 +119,7 @@ def test_compare_under_a_mnas_reward_counts_picks_meeting_the_target(nb201_table
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["objective"]["kind"] == "mnas_reward" and out["objective"]["beta"] == -1.0
+    assert out["objective"]["accuracy_scale"] == 0.01  # a table of percentages: ACC a fraction
     assert out["report"] == "cifar10_val_acc_12ep"
     assert 0 <= out["strategies"]["random"]["picks_meeting_target"] <= 4
 
