@@ -1,16 +1,16 @@
 """``archsearch latency-table``: the file it writes is what ``search --latency-table`` reads."""
 
 import contextlib
-import os
 import io
 import json
+import os
 
 import pytest
+from tests.conftest import cli
 
 from archsearch import TrialContext, create_space
 from archsearch.cli.main import main
 from archsearch.evaluators.latency_table import LatencyLookup, LatencyTable
-from tests.conftest import cli
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|skip_connect~2|"
 TINY = ["--space", "nb201", "--channels", "4", "--cells", "1", "--archs", "4", "--calibrate", "3",

@@ -56,7 +56,8 @@ def test_pareto_of_any_two_metrics_and_a_minimised_objective(tmp_path, nb201_tab
 @pytest.mark.parametrize("extra, message", [
     (["--mnas-target", "4"], "--mnas-latency COLUMN"),
     (["--mnas-latency", "latency_ms_pixel3"], "needs --mnas-target"),
-    (["--mnas-target", "-1", "--mnas-latency", "latency_ms_pixel3"], "--mnas-target must be a finite number > 0"),
+    (["--mnas-target", "-1", "--mnas-latency", "latency_ms_pixel3"],
+     "--mnas-target must be a finite number > 0"),
     (["--strategy", "reinforce:lr"], "NAME[:KEY=VALUE]"),
     (["--objective", "cifar10_val_acc_12ep:mid"], ":max or :min"),
     (["--objective", "cifar10_val_acc_12ep:max", "--minimize"], "contradicts"),

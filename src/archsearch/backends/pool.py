@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from multiprocessing import spawn
 from multiprocessing.connection import Connection, wait
 from multiprocessing.reduction import ForkingPickler
-from typing import Any
 
 from archsearch._utils.validation import check_float, check_int
 from archsearch.backends.base import Backend, Job, Outcome, ReportFn, describe_exit, run_job

@@ -7,8 +7,8 @@ typed from what it fills in; the real defaults live in ``DEFAULTS``.
 from __future__ import annotations
 
 import argparse
-import inspect
 import difflib
+import inspect
 import json
 import math
 import os

@@ -141,7 +141,7 @@ def run_compare(args: argparse.Namespace) -> int:
     table = read_table(args.table)
     if args.mnas_target is not None:  # the reward's accuracy is a fraction, as in search
         make = MnasReward.hard if args.mnas_constraint == "hard" else MnasReward.soft
-        objective = make(args.objective, args.mnas_latency, args.mnas_target,
+        objective = make(args.objective, str(args.mnas_latency), args.mnas_target,
                          accuracy_scale_of(table.columns.get(args.objective, [])))
     space = space_of(table, args.space)
     scorer = _scorer(args, table, names)

@@ -10,8 +10,7 @@ from collections.abc import Sequence
 
 from archsearch import __version__
 from archsearch._utils import log
-from archsearch.cli import (bench, describe, export, latency_table, listing, report, search, show,
-                            train)
+from archsearch.cli import bench, describe, export, latency_table, listing, report, search, show, train
 from archsearch.errors import ArchSearchError
 
 __all__ = ["main", "build_parser"]

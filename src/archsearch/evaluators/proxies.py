@@ -178,7 +178,9 @@ def fisher_score(model: nn.Module, x: Tensor, y: Tensor) -> float:
     """
     total = torch.zeros((), dtype=torch.float64, device=x.device)
     for module, per_channel in _fisher_channels(model, x, y):
-        total += per_channel.sum() * module.weight[0].numel()
+        weight = module.weight
+        assert isinstance(weight, Tensor)  # conv and linear layers: _fisher_channels' modules
+        total += per_channel.sum() * weight[0].numel()
     return float(total)
 
 

@@ -138,7 +138,7 @@ def small(command: str, tokens: list[str]) -> list[str]:
         return SMALL[command]
     pinned, rest = SMALL[command], []
     skip = False
-    for i, token in enumerate(pinned):
+    for token in pinned:
         if skip:
             skip = False
         elif token in ("--channels", "--cells"):
