@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -18,6 +17,7 @@ from archsearch.benchmarks.build import BuildRecipe, build_table
 from archsearch.benchmarks.compare import split_spec
 from archsearch.benchmarks.quality import table_quality
 from archsearch.benchmarks.table import Table
+from archsearch.cli._json import dumps
 from archsearch.errors import InvalidParameterError
 from archsearch.evaluators.proxies import PROXIES
 from archsearch.objectives import MnasReward
@@ -153,7 +153,7 @@ def run_compare(args: argparse.Namespace) -> int:
             out["objective"] = objective.to_json()
             for name in names:
                 out["strategies"][name]["picks_meeting_target"] = meets[name]
-        print(json.dumps(out, indent=2))
+        print(dumps(out))
         return 0
     print(f"{result.report} of the architecture picked by {result.objective} after "
           f"{result.budget} {result.unit}, {result.seeds} seeds (table optimum "
@@ -265,7 +265,7 @@ def run_quality(args: argparse.Namespace) -> int:
         other.index(space_of(other, args.space))
     q = table_quality(table, args.column, other)
     if args.json:
-        print(json.dumps(q.to_json(), indent=2))
+        print(dumps(q.to_json()))
         return 0
     s = q.spread
     print(f"{args.table}: {q.rows} rows; {q.column} (percent)")
@@ -311,7 +311,7 @@ def run_proxies(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+        print(dumps(report.to_json()))
         return 0
     print(f"{report.n} architectures of {args.table}, against {column} "
           f"(batch {args.batch_size}, {torch.get_num_threads()} threads):")
