@@ -9,6 +9,7 @@ the run) and ``best.json`` (the best architecture and its metrics, a copy for pe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -167,9 +168,14 @@ def run(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if args.resume:
         _check_resumable(run_dir)
+    with contextlib.ExitStack() as held:  # the run's lock, until the search ends or dies
+        return _run(args, run_dir, held)
+
+
+def _lock(run_dir: Path, held: contextlib.ExitStack) -> None:
+    """Take the run directory's lock (creating the directory): one search of a run at a time."""
     _common.make_dir(run_dir, "--run-dir")
-    with StoreLock(run_dir / STORE, what="search"):  # held until the search ends or dies
-        return _run(args, run_dir)
+    held.enter_context(StoreLock(run_dir / STORE, what="search"))
 
 
 def _check_resumable(run_dir: Path) -> None:
@@ -188,12 +194,13 @@ def _check_resumable(run_dir: Path) -> None:
                          "Run the same command without --resume to start one.")
 
 
-def _run(args: argparse.Namespace, run_dir: Path) -> int:
+def _run(args: argparse.Namespace, run_dir: Path, held: contextlib.ExitStack) -> int:
     stored = _stored_config(run_dir) if args.resume else None
     spec = args.strategy or (stored or {}).get("strategy") or ""
     if parse_spec(spec)[0] == "darts":  # one-shot: a supernet trained once, not trials
         from archsearch.cli import _oneshot
 
+        _lock(run_dir, held)
         return _oneshot.run(args, stored, STORE, CONFIG, BEST)
     preset = PRESETS[args.preset] if args.preset else {}
     if stored is not None and args.preset and stored.get("preset") != args.preset:
@@ -214,6 +221,7 @@ def _run(args: argparse.Namespace, run_dir: Path) -> int:
     pruner = _pruner(cfg, backend)
     parts = _parts(cfg)  # bad settings fail here, before anything is written
     _check_budgets(cfg, parts[2])
+    _lock(run_dir, held)
     store = _common.open_run_store(run_dir, STORE, cfg["name"], args.resume)
     space, strategy, evaluator, extra = parts
     exp = Experiment.create(cfg["name"], space, strategy, evaluator, store=store,

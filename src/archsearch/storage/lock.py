@@ -17,6 +17,8 @@ from archsearch.errors import StoreError
 
 __all__ = ["StoreLock", "lock_path"]
 
+_HELD: dict[str, list[int]] = {}  # lock file this process holds -> [descriptor, holders]
+
 
 def lock_path(store_path: str | Path) -> Path:
     """The lock file of a store file: ``store.db`` is locked through ``store.db.lock``."""
@@ -40,8 +42,15 @@ class StoreLock:
     def __init__(self, store_path: str | Path, *, shared: bool = False,
                  what: str = "search") -> None:
         self.path = lock_path(store_path)
+        self._fd: int | None = None
+        key = os.path.realpath(self.path)
+        self._key: str | None = None
+        if shared and key in _HELD:  # this process holds it (a search's own final training)
+            _HELD[key][1] += 1
+            self._key = key
+            return
         try:
-            self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as err:
             raise StoreError(f"Cannot use {Path(store_path).parent}: cannot open its lock file "
                              f"{self.path.name} ({err.strerror or err}).") from None
@@ -58,6 +67,8 @@ class StoreLock:
                 "the same run.") from None
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, f"{os.getpid()} {what}\n".encode(), 0)
+        self._key = key
+        _HELD[key] = [self._fd, 1]
 
     def _holder(self) -> str:
         """Who holds the lock, as written in its file (the latest holder)."""
@@ -69,9 +80,14 @@ class StoreLock:
 
     def release(self) -> None:
         """Release the lock (a no-op if released already)."""
-        if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor drops its flock
-            self._fd = None
+        if self._key is None:
+            return
+        held = _HELD[self._key]
+        held[1] -= 1
+        if not held[1]:  # the last holder in this process
+            del _HELD[self._key]
+            os.close(held[0])  # closing the descriptor drops its flock
+        self._fd = self._key = None
 
     def __enter__(self) -> StoreLock:
         return self
