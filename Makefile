@@ -57,18 +57,21 @@ DEMO_SEARCH = --image-size 16 --n-train 3000 --val-fraction 0.05 --channels 8 --
 DEMO_FINAL = --image-size 28 --channels 16 --epochs 9 --batch-size 128 --lr 0.1 \
 	--label-smoothing 0.1 --threads 2
 
+# The demo may be run again: it resumes its search when one was started (config.json is
+# written once the search exists), else starts one; --resume alone refuses an empty run.
 demo: install fashion-mnist
 	@set -e; start=$$(date +%s); \
+	resume() { if [ -f "$$1/config.json" ]; then echo --resume; fi; }; \
 	if [ -f $(FMNIST_DIR)/train-images-idx3-ubyte.gz ]; then \
 		run=$(DEMO_DIR)/fashion-mnist; \
 		echo "== search on Fashion-MNIST (16x16 images, 3,000 to train and 3,000 to validate)"; \
-		$(ARCHSEARCH) search --resume --dataset fashion-mnist --run-dir $$run $(DEMO_SEARCH); \
+		$(ARCHSEARCH) search $$(resume $$run) --dataset fashion-mnist --run-dir $$run $(DEMO_SEARCH); \
 		echo "== final training of the best architecture (28x28, all 60,000 training images)"; \
 		$(ARCHSEARCH) train --run-dir $$run $(DEMO_FINAL); \
 	else \
 		run=$(DEMO_DIR)/digits; \
 		echo "== search on digits (Fashion-MNIST not installed)"; \
-		$(ARCHSEARCH) search --resume --dataset digits --run-dir $$run --channels 16 \
+		$(ARCHSEARCH) search $$(resume $$run) --dataset digits --run-dir $$run --channels 16 \
 			--cells 2 --strategy evolution --budget 24 --epochs 10 --threads 2; \
 		echo "== final training of the best architecture"; \
 		$(ARCHSEARCH) train --run-dir $$run --epochs 60 --threads 2; \

@@ -8,27 +8,37 @@ architectures of interrupted trials out again, so nothing finished is lost or re
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import math
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
-from archsearch._utils.seeding import rng_for, torch_seed_for
+from archsearch._utils.seeding import rng_for
 from archsearch._utils.validation import check_float, check_int
 from archsearch.backends.base import Backend, Job, Outcome
 from archsearch.backends.inline import InlineBackend
-from archsearch.errors import FingerprintMismatchError, IncompatibleError, InvalidParameterError
+from archsearch.errors import (
+    ArchSearchError,
+    FingerprintMismatchError,
+    IncompatibleError,
+    InvalidParameterError,
+)
 from archsearch.evaluators.base import Evaluator
 from archsearch.objectives import MultiObjective, pareto_front
 from archsearch.pruners import Pruner, check_pruner_fits
 from archsearch.spaces.base import SearchSpace
 from archsearch.storage import Store, open_store
 from archsearch.storage.base import DEAD_PROCESS
+from archsearch.storage.lock import StoreLock
 from archsearch.strategies.base import Strategy
 from archsearch.types import Architecture, FrozenTrial, Objective, TrialState
 
-__all__ = ["Experiment", "best_trials", "open_experiment"]
+__all__ = ["Experiment", "best_trials", "open_experiment", "seed_for_arch"]
 
 Callback = Callable[["Experiment", FrozenTrial], None]
 _MAX_DUPLICATE_ASKS = 50
@@ -68,7 +78,11 @@ class Experiment:
         self._pending: list[Architecture] = []
         trials = store.trials(experiment_id)
         self._seen = {t.key for t in trials if t.state is not TrialState.INTERRUPTED}
-        self._n_finished = sum(t.state.finished for t in trials)
+        # a row the store could not read counts as failed: it is not replayed or run again
+        self._n_finished = sum(t.state.finished for t in trials) + _unreadable(store, experiment_id)
+        self._best = best_trials([t for t in trials if t.state is TrialState.COMPLETE],
+                                 objective, 1)  # kept up to date as trials end
+        self._lock_path: str | None = None  # the store file this experiment opened
         self.pruner = pruner
         self._numbers = {t.id: t.number for t in trials}
         self._max_seconds: float | None = None
@@ -115,19 +129,25 @@ class Experiment:
         if pruner is not None:
             check_pruner_fits(pruner, evaluator.objectives[0].direction,
                               evaluator.report_steps(), evaluator.max_epochs())
-        db = open_store(store)
-        fingerprint = {
-            "space": {"name": space.name, **space.config()},
-            "strategy": strategy.config(), "evaluator": evaluator.config(),
-            "objective": objective.to_json(),
-            "seed": seed, **(extra_fingerprint or {}),
-        }
-        if pruner is not None:  # absent when unused, so older runs resume unchanged
-            fingerprint["pruner"] = pruner.config()
-        experiment_id, resumed = open_experiment(db, name, fingerprint, if_exists)
-        exp = cls(name, space, strategy, evaluator, db, experiment_id, seed, objective, pruner)
-        if resumed:
-            exp._replay()
+        # a store opened by path is locked while this experiment writes it (here, and in
+        # run): another process's search of it is refused, not interleaved
+        own = str(store) if isinstance(store, (str, Path)) and str(store) != ":memory:" else None
+        with _locked(own):
+            db = open_store(store)
+            fingerprint = {
+                "space": {"name": space.name, **space.config()},
+                "strategy": strategy.config(), "evaluator": evaluator.config(),
+                "objective": objective.to_json(),
+                "seed": seed, **(extra_fingerprint or {}),
+            }
+            if pruner is not None:  # absent when unused, so older runs resume unchanged
+                fingerprint["pruner"] = pruner.config()
+            experiment_id, resumed = open_experiment(db, name, fingerprint, if_exists)
+            exp = cls(name, space, strategy, evaluator, db, experiment_id, seed, objective,
+                      pruner)
+            exp._lock_path = own
+            if resumed:
+                exp._replay()
         return exp
 
     def _replay(self) -> None:
@@ -142,7 +162,12 @@ class Experiment:
         for trial in trials:
             if trial.state is TrialState.INTERRUPTED and trial.key not in done | queued:
                 queued.add(trial.key)
-                self._pending.append(self.space.parse(trial.arch))
+                try:
+                    self._pending.append(self.space.parse(trial.arch))
+                except ArchSearchError as err:  # a row altered by hand: not run again
+                    print(f"archsearch: warning: trial {trial.number} of {self.name!r} has an "
+                          f"architecture this space cannot read ({err}); it is not run again.",
+                          file=sys.stderr)
 
     # --- the loop -----------------------------------------------------------------
     def run(
@@ -163,7 +188,8 @@ class Experiment:
                 or a cluster, up to ``backend.capacity`` trials run at once, and the
                 strategy is asked again as each one ends.
             max_retries: how many times an architecture whose worker died (a lost trial)
-                is tried again, each time as a new trial.
+                is tried again, each time as a new trial; a lost trial that is retried is
+                recorded as interrupted and does not count against ``n_trials``.
             max_epochs: the training epochs all trials may spend together, earlier runs
                 included (see :meth:`epochs_spent`). A trial starts only if it would fit
                 even trained in full beside those running, so the total is never exceeded.
@@ -190,6 +216,14 @@ class Experiment:
         self._seconds_done = self.seconds_spent() if max_seconds is not None else 0.0
         if max_seconds is not None and self._seconds_done >= max_seconds:
             return
+        with _locked(self._lock_path):
+            self._run(n_trials, timeout, catch, callbacks, backend, max_retries, max_epochs,
+                      max_seconds, full, spent)
+
+    def _run(self, n_trials: int | None, timeout: float | None,
+             catch: tuple[type[BaseException], ...], callbacks: Sequence[Callback],
+             backend: Backend | None, max_retries: int, max_epochs: int | None,
+             max_seconds: float | None, full: int, spent: int) -> None:
         self._max_seconds = max_seconds
         backend = backend if backend is not None else InlineBackend()
         start = time.monotonic()
@@ -215,18 +249,23 @@ class Experiment:
                     self._seen.add(arch.key)
                     running[trial.id] = (trial, arch)
                     backend.submit(Job(trial.id, trial.number, arch,
-                                       torch_seed_for(self.seed, trial.number)))
+                                       seed_for_arch(self.seed, arch.key)))
                 if not running:
                     return
                 for outcome in backend.poll(timeout=1.0):
                     trial, arch = running.pop(outcome.trial_id)
-                    finished = self._record(trial, outcome)
+                    if outcome.lost and attempts.get(arch.key, 0) < max_retries:
+                        # retried: not finished, so it spends none of the budget of trials
+                        attempts[arch.key] = attempts.get(arch.key, 0) + 1
+                        retries.append(arch)
+                        finished = self.store.finish_trial(
+                            trial.id, TrialState.INTERRUPTED, None,
+                            f"{outcome.error or 'worker lost'}; retried as a new trial")
+                    else:
+                        finished = self._record(trial, outcome)
                     self._started.pop(trial.id, None)
                     self._seconds_done += self.seconds_of(finished)
                     spent += self.epochs_of(finished)
-                    if outcome.lost and attempts.get(arch.key, 0) < max_retries:
-                        attempts[arch.key] = attempts.get(arch.key, 0) + 1
-                        retries.append(arch)
                     if outcome.exception is not None and not isinstance(outcome.exception, catch):
                         raise outcome.exception
                     for callback in callbacks:
@@ -353,6 +392,8 @@ class Experiment:
                 error: str | None) -> FrozenTrial:
         finished = self.store.finish_trial(trial.id, state, values, error)
         self._n_finished += 1
+        if state is TrialState.COMPLETE and not isinstance(self.objective, MultiObjective):
+            self._best = best_trials([*self._best, finished], self.objective, 1)
         self.strategy.tell(finished)
         return finished
 
@@ -365,9 +406,33 @@ class Experiment:
         """The ``k`` best complete trials by the objective (all of them if ``k`` is None).
 
         For a :class:`~archsearch.objectives.MultiObjective`, the first ``k`` trials of the
-        Pareto front (see :func:`best_trials`).
+        Pareto front (see :func:`best_trials`). The best one alone is kept as trials end,
+        so ``best()`` reads nothing from the store.
         """
+        if k == 1 and not isinstance(self.objective, MultiObjective):
+            return list(self._best)
         return best_trials(self.trials([TrialState.COMPLETE]), self.objective, k)
+
+
+def _locked(path: str | None) -> StoreLock | contextlib.nullcontext[None]:
+    """The store's lock while a search writes it (nothing for a store passed in or in memory)."""
+    return StoreLock(path) if path is not None else contextlib.nullcontext()
+
+
+def seed_for_arch(seed: int, key: str) -> int:
+    """The training seed of architecture ``key`` in a run of ``seed`` (63 bits).
+
+    It depends on the architecture, not on the trial that evaluates it, so a retried or
+    resumed evaluation scores the same; it is the same in every process (no ``hash()``).
+    """
+    digest = hashlib.sha256(f"archsearch/{int(seed)}/{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
+
+
+def _unreadable(store: Store, experiment_id: int) -> int:
+    """How many trial rows of the experiment ``store`` skipped as unreadable."""
+    skipped: dict[int, int] = getattr(store, "unreadable", {})  # trial id -> experiment id
+    return sum(e == experiment_id for e in skipped.values())
 
 
 def best_trials(trials: Sequence[FrozenTrial], objective: Objective,

@@ -146,7 +146,7 @@ def test_a_ray_node_that_leaves_mid_search_loses_no_trial(tmp_path):
                     killed = True
         assert proc.wait(60) == 0 and killed
     rows = _rows(run_dir)
-    lost = [key for _, key, state in rows if state == "failed"]
+    lost = [key for _, key, state in rows if state in ("failed", "interrupted")]
     complete = {key for _, key, state in rows if state == "complete"}
-    assert lost and all(key in complete for key in lost)
-    assert all(state in ("complete", "failed") for *_, state in rows)
+    assert lost and all(key in complete for key in lost)  # retried, without spending budget
+    assert all(state in ("complete", "failed", "interrupted") for *_, state in rows)

@@ -43,7 +43,8 @@ class Outcome:
     """How a job ended.
 
     ``lost`` says the worker or node running it died (killed, out of memory, a node that
-    left the cluster): the trial is recorded as failed and may be retried. ``exception`` is
+    left the cluster): the trial is retried (recorded as interrupted, spending no budget) up
+    to the run's ``max_retries``, then recorded as failed. ``exception`` is
     the error raised in this process (inline only), so the driver can re-raise it.
     """
 

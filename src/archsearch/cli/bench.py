@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -19,6 +18,7 @@ from archsearch.benchmarks.build import BuildRecipe, build_table
 from archsearch.benchmarks.compare import split_spec
 from archsearch.benchmarks.quality import table_quality
 from archsearch.benchmarks.table import Table
+from archsearch.cli._json import dumps
 from archsearch.errors import InvalidParameterError
 from archsearch.evaluators.proxies import PROXIES
 from archsearch.objectives import MnasReward, accuracy_scale_of
@@ -159,7 +159,7 @@ def run_compare(args: argparse.Namespace) -> int:
             out["objective"] = objective.to_json()
             for name in names:
                 out["strategies"][name]["picks_meeting_target"] = meets[name]
-        print(json.dumps(out, indent=2), flush=True)
+        print(dumps(out), flush=True)
         if args.plot:  # after the results are out: a failing plot loses nothing
             plot_curves(result, args.plot)
         return 0
@@ -306,7 +306,7 @@ def run_quality(args: argparse.Namespace) -> int:
         other.index(space_of(other, args.space))
     q = table_quality(table, args.column, other)
     if args.json:
-        print(json.dumps(q.to_json(), indent=2))
+        print(dumps(q.to_json()))
         return 0
     s = q.spread
     print(f"{args.table}: {q.rows} rows; {q.column} (percent)")
@@ -352,7 +352,7 @@ def run_proxies(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+        print(dumps(report.to_json()))
         return 0
     print(f"{report.n} architectures of {args.table}, against {column} "
           f"(batch {args.batch_size}, {torch.get_num_threads()} threads):")

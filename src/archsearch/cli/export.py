@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from archsearch.cli import _common
+from archsearch.cli._json import dumps
 from archsearch.errors import CheckpointError, InvalidParameterError
 
 
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     diffs = export_model(checkpoint, out, formats)
     if args.json:
-        print(json.dumps({"out": str(out), "max_abs_difference": diffs}, indent=2))
+        print(dumps({"out": str(out), "max_abs_difference": diffs}))
         return 0
     info = json.loads((out / "model.json").read_text())
     for fmt, diff in diffs.items():

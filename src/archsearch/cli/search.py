@@ -1,12 +1,15 @@
 """``archsearch search``: run (or resume) a search into a run directory.
 
 A run directory holds ``store.db`` (every trial), ``config.json`` (the settings that made
-the run) and ``best.json`` (the best architecture and its metrics).
+the run) and ``best.json`` (the best architecture and its metrics, a copy for people to read:
+``train`` and ``export`` take the best from the store). While a search runs it holds
+``store.db.lock``, so a second search (or a training) of the same run is refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -18,7 +21,7 @@ from archsearch._utils.units import format_flops
 from archsearch.backends import Backend, InlineBackend, PoolBackend
 from archsearch.backends.pool import check_pool_size, default_threads
 from archsearch.cli import _common
-from archsearch.errors import InvalidParameterError
+from archsearch.errors import InvalidParameterError, StoreError
 from archsearch.evaluators import (
     Composite,
     Evaluator,
@@ -31,6 +34,8 @@ from archsearch.experiment import Experiment
 from archsearch.objectives import MnasReward, MultiObjective, accuracy_scale_of
 from archsearch.pruners import Pruner, create_pruner
 from archsearch.spaces import SearchSpace
+from archsearch.storage import SQLiteStore
+from archsearch.storage.lock import StoreLock
 from archsearch.strategies import (
     ProxyScorer,
     Strategy,
@@ -168,11 +173,41 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
+    if args.resume:
+        _check_resumable(run_dir)
+    with contextlib.ExitStack() as held:  # the run's lock, until the search ends or dies
+        return _run(args, run_dir, held)
+
+
+def _lock(run_dir: Path, held: contextlib.ExitStack) -> None:
+    """Take the run directory's lock (creating the directory): one search of a run at a time."""
+    _common.make_dir(run_dir, "--run-dir")
+    held.enter_context(StoreLock(run_dir / STORE, what="search"))
+
+
+def _check_resumable(run_dir: Path) -> None:
+    """Refuse --resume where no search was started: it would silently start a new one."""
+    path = run_dir / STORE
+    names: list[str] = []
+    if path.is_file() and path.stat().st_size > 0:
+        store = SQLiteStore(path, create=False)
+        try:
+            names = store.experiment_names()
+        finally:
+            store.close()
+    if not names:
+        raise StoreError(f"Nothing to resume in {run_dir}: it holds no search "
+                         f"({path} {'holds none' if path.is_file() else 'does not exist'}). "
+                         "Run the same command without --resume to start one.")
+
+
+def _run(args: argparse.Namespace, run_dir: Path, held: contextlib.ExitStack) -> int:
     stored = _stored_config(run_dir) if args.resume else None
     spec = args.strategy or (stored or {}).get("strategy") or ""
     if parse_spec(spec)[0] == "darts":  # one-shot: a supernet trained once, not trials
         from archsearch.cli import _oneshot
 
+        _lock(run_dir, held)
         return _oneshot.run(args, stored, STORE, CONFIG, BEST)
     preset = PRESETS[args.preset] if args.preset else {}
     if stored is not None and args.preset and stored.get("preset") != args.preset:
@@ -197,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
     pruner = _pruner(cfg, backend)
     parts = _parts(cfg)  # bad settings fail here, before anything is written
     _check_budgets(cfg, parts[2])
+    _lock(run_dir, held)
     store = _common.open_run_store(run_dir, STORE, cfg["name"], args.resume)
     space, strategy, evaluator, extra = parts
     exp = Experiment.create(cfg["name"], space, strategy, evaluator, store=store,
@@ -397,8 +433,9 @@ def _run_with_progress(exp: Experiment, cfg: dict[str, Any], backend: Backend) -
     start = time.monotonic()
 
     def on_trial(e: Experiment, trial: FrozenTrial) -> None:
-        bar.update(1)
-        best = e.best()
+        if trial.state.finished:  # (a lost trial that is retried is not)
+            bar.update(1)
+        best = e.best()  # kept by the experiment: no read of the store
         if best:
             bar.set_postfix(best=f"{best[0].values.get(e.objective.name, float('nan')):.4f}")
         bar.write(_trial_line(trial, e.objective.name, time.monotonic() - start,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from archsearch.cli import _common
+from archsearch.cli._json import dumps
 from archsearch.cli.search import STORE
 from archsearch.errors import InvalidParameterError, StoreError
 from archsearch.experiment import best_trials
@@ -38,10 +38,16 @@ def add_parser(commands: Any) -> None:
                    "time metrics and max for the rest). A MnasNet-reward search shows its "
                    "accuracy and latency front without this option")
     p.add_argument("--plot", metavar="PNG", help="plot the Pareto front to this file")
+    p.add_argument("--limit", type=int, metavar="N", default=50,
+                   help="show the last N trials of the table (default: 50); --json shows all")
+    p.add_argument("--all", action="store_true", help="show every trial of the table")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.limit is not None and (isinstance(args.limit, bool) or args.limit < 1):
+        raise InvalidParameterError(f"--limit must be an int >= 1 (or --all for every trial). "
+                                    f"Got {args.limit}.")
     path = Path(args.run_dir) / STORE
     if not path.is_file():
         raise StoreError(f"No archsearch run in {args.run_dir}: {path} does not exist.")
@@ -84,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
         if pair:
             out["pareto"] = {"metrics": [list(m) for m in pair],
                              "trials": [t.number for t in front]}
-        print(json.dumps(out, indent=2))
+        print(dumps(out))
         return 0
-    _print_table(name or "", trials, objective)
+    _print_table(name or "", trials, objective, None if args.all else args.limit)
     if best:
         print(f"\nbest: trial {best[0].number}  {objective.name}="
               f"{best[0].values.get(objective.name, math.nan):.4f}  {best[0].arch}")
@@ -129,15 +135,19 @@ def _check_metrics(trials: list[FrozenTrial], pair: tuple[tuple[str, Direction],
                 f"No trial has metric {metric!r}; they have: {', '.join(known)}.")
 
 
-def _print_table(name: str, trials: list[FrozenTrial], objective: Objective) -> None:
+def _print_table(name: str, trials: list[FrozenTrial], objective: Objective,
+                 limit: int | None) -> None:
     counts: dict[str, int] = {}
     for t in trials:
         counts[t.state.value] = counts.get(t.state.value, 0) + 1
     print(f"experiment {name!r}: {len(trials)} trials ("
           + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ")")
     w = max(12, len(objective.name))
+    hidden = max(0, len(trials) - limit) if limit is not None else 0
+    if hidden:
+        print(f"({hidden} earlier trials hidden; --limit N or --all shows more)")
     print(f"{'#':>4} {'state':<11} {objective.name:>{w}} {'params':>9} {'seconds':>8}  arch")
-    for t in trials:
+    for t in trials[hidden:]:
         value = t.values.get(objective.name, math.nan)
         params = t.values.get("params", math.nan)
         seconds = t.duration_s if t.duration_s is not None else math.nan
@@ -165,7 +175,7 @@ def _show_darts(args: argparse.Namespace, store: SQLiteStore, name: str, experim
                "epochs": [{**t.to_json(), "alphas": store.artifacts(t.id).get("alphas")}
                           for t in trials],
                "result": done[-1].to_json() if done else None}
-        print(json.dumps(out, indent=2))
+        print(dumps(out))
         return 0
     settings = fingerprint["strategy"]
     print(f"experiment {name!r}: DARTS order {settings.get('order')}, perturb "

@@ -18,9 +18,11 @@ import torch
 from archsearch._utils.seeding import torch_generator
 from archsearch.checkpoint import load_error_reason, save_checkpoint
 from archsearch.cli import _common
-from archsearch.cli.search import BEST, CONFIG
+from archsearch.cli.search import CONFIG, STORE
 from archsearch.errors import CheckpointError, InvalidParameterError
 from archsearch.evaluators.cost import count_params
+from archsearch.reports.summary import load_run
+from archsearch.storage.lock import StoreLock
 from archsearch.training import evaluate_model, resolve_device, train_model
 
 TRAIN_DEFAULTS = {"epochs": 20, "crop_padding": None, "hflip": True, "out": None,
@@ -46,6 +48,14 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.run_dir:
+        return _run(args)
+    # shared: trainings of one run may go together, but not beside its search
+    with StoreLock(Path(args.run_dir) / STORE, shared=True, what="training"):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     stored, arch_text = _from_run_dir(args)
     cfg = _common.resolve(args, stored, TRAIN_DEFAULTS)
     _common.check_flags(cfg, args)  # before any data is loaded or anything written
@@ -138,7 +148,10 @@ def _from_run_dir(args: argparse.Namespace) -> tuple[dict[str, Any] | None, str 
     run_dir = Path(args.run_dir)
     config = _common.check_settings(_common.read_json(run_dir / CONFIG, "run configuration"),
                                     run_dir / CONFIG)
-    best = _common.read_json(run_dir / BEST, "best architecture (finish the search first)")
+    best = load_run(run_dir, config.get("name")).best()  # the store, not best.json
+    if best is None and not args.arch:
+        raise InvalidParameterError(f"No trial of the search in {run_dir} completed; see "
+                                    f"'archsearch show {run_dir}', then finish the search.")
     keep = ("space", "channels", "cells", "space_args", "dataset", "data_dir", "data_path", "val_fraction",
             "image_size", "seed", "device", "threads", "batch_size", "weight_decay")
-    return {k: config[k] for k in keep if k in config}, args.arch or best.get("arch")
+    return {k: config[k] for k in keep if k in config}, args.arch or (best and best.arch)

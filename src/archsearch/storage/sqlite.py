@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import sys
 import time
 from collections.abc import Container, Iterator, Mapping
 from contextlib import contextmanager
@@ -51,6 +52,8 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = str(path)
+        #: trial rows that could not be read (id -> experiment id): skipped, warned about once
+        self.unreadable: dict[int, int] = {}
         self._conn = self._connect(create)
 
     # --- connection -------------------------------------------------------------
@@ -58,6 +61,7 @@ class SQLiteStore:
         if self.path != ":memory:" and Path(self.path).is_dir():
             raise StoreError(f"Cannot open store {self.path}: it is a directory, not a file.")
         conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+        conn.text_factory = _text  # bytes that are not UTF-8 make one row unreadable, not all
         try:
             # a file of another program (or none, unless creating) is refused before any write
             if self._version(conn) is None and not create:
@@ -288,30 +292,48 @@ class SQLiteStore:
     def trials(
         self, experiment_id: int, states: Container[TrialState] | None = None
     ) -> list[FrozenTrial]:
-        """The trials of an experiment in the order they were started."""
+        """The trials of an experiment in the order they were started.
+
+        A row that cannot be read (corrupt JSON, a value of the wrong type) is left out,
+        with one warning line on stderr naming it, so one bad row does not hide the others.
+        """
         rows = self._read(
             f"SELECT {self._COLUMNS} FROM trials WHERE experiment_id=? ORDER BY number",
             (experiment_id,),
         )
         reports = self._reports([r[0] for r in rows])
-        out = [self._trial_of(r, reports.get(r[0], {})) for r in rows]
+        out = []
+        for row in rows:
+            try:
+                trial = self._trial_of(row, reports.get(row[0], {}))
+            except StoreError as err:
+                self._skip(row[0], experiment_id, str(err))
+                continue
+            out.append(trial)
         return out if states is None else [t for t in out if t.state in states]
+
+    def _skip(self, trial_id: Any, experiment_id: int, why: str) -> None:
+        if trial_id not in self.unreadable:
+            self.unreadable[trial_id] = experiment_id
+            print(f"archsearch: warning: {why} It is skipped.", file=sys.stderr)
 
     def _reports(self, trial_ids: list[int]) -> dict[int, dict[int, float]]:
         if not trial_ids:
             return {}
-        marks = ",".join("?" * len(trial_ids))
-        rows = self._read(
-            f"SELECT trial_id, step, value FROM trial_reports WHERE trial_id IN ({marks}) "
-            "ORDER BY trial_id, step",
-            tuple(trial_ids),
-        )
         out: dict[int, dict[int, float]] = {}
-        try:
+        for start in range(0, len(trial_ids), 500):  # SQLite takes a bounded number of ?s
+            chunk = trial_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(
+                f"SELECT trial_id, step, value FROM trial_reports WHERE trial_id IN ({marks}) "
+                "ORDER BY trial_id, step",
+                tuple(chunk),
+            )
             for trial_id, step, value in rows:
-                out.setdefault(trial_id, {})[int(step)] = float(value)
-        except (TypeError, ValueError) as err:
-            raise StoreError(f"Store {self.path} holds a corrupt trial report: {err}.") from None
+                try:
+                    out.setdefault(trial_id, {})[int(step)] = float(value)
+                except (TypeError, ValueError):  # that trial's row is reported unreadable
+                    out[trial_id] = {"corrupt": value}  # type: ignore[dict-item]
         return out
 
     def _decode(self, text: Any, what: str) -> Any:
@@ -323,6 +345,8 @@ class SQLiteStore:
 
     def _trial_of(self, row: tuple[Any, ...], reports: dict[int, float]) -> FrozenTrial:
         try:
+            if "corrupt" in reports:
+                raise ValueError(f"a report's value is {reports['corrupt']!r}")
             return self._to_trial(row, reports)
         except (TypeError, ValueError, AttributeError, RecursionError) as err:
             raise StoreError(f"Store {self.path} holds a corrupt trial (id {row[0]}): "
@@ -330,6 +354,8 @@ class SQLiteStore:
 
     @staticmethod
     def _to_trial(row: tuple[Any, ...], reports: dict[int, float]) -> FrozenTrial:
+        if any(isinstance(v, str) and _BAD_TEXT in v for v in row):
+            raise ValueError("it holds text that is not UTF-8")
         metrics = json.loads(row[6]) if row[6] else {}
         return FrozenTrial(
             id=row[0], experiment_id=row[1], number=int(row[2]), arch=row[3], key=row[4],
@@ -339,6 +365,14 @@ class SQLiteStore:
             started_at=None if row[8] is None else float(row[8]),
             finished_at=None if row[9] is None else float(row[9]),
         )
+
+
+_BAD_TEXT = "\ufffd"
+
+
+def _text(data: bytes) -> str:
+    """Text read from the store; bytes that are not UTF-8 become U+FFFD (then refused)."""
+    return data.decode("utf-8", errors="replace")
 
 
 def _one_line(err: BaseException) -> str:
