@@ -44,8 +44,8 @@ def latency_batches(latency: str | None, batch: int | None) -> tuple[int, ...]:
             f"Give --latency or --batch, not both (e.g. --latency 1,{batch}).")
     if latency is None:
         batch = 32 if batch is None else batch
-        if batch < 0:
-            raise InvalidParameterError(f"--batch must be >= 0. Got {batch}.")
+        if not 0 <= batch <= 4096:
+            raise InvalidParameterError(f"--batch must be an int in [0, 4096]. Got {batch}.")
         return (1,) if batch in (0, 1) else (1, batch)
     if latency.strip().lower() == "none":
         return ()

@@ -24,8 +24,11 @@ def test_ray_records_every_fault_and_loses_no_trial():
     exp.run(n_trials=9, backend=backend)
     trials = exp.trials()
     by_number = {t.number: t for t in trials}
-    assert len(trials) == 9 and all(t.state.finished for t in trials)
+    # the lost trial, retried, is not finished and spends none of the 9
+    assert len(trials) == 10 and all(t.state.finished for t in trials if t.number != 1)
+    assert by_number[1].state is TrialState.INTERRUPTED
     assert by_number[1].error.startswith("Ray task lost (WorkerCrashedError")
+    assert by_number[1].error.endswith("; retried as a new trial")
     assert by_number[6].error == "objective 'score' is nan"
     assert by_number[7].error == "stopped after the time limit of 20 s"
     retried = [t for t in trials if t.key == by_number[1].key]  # tried again, as a new trial

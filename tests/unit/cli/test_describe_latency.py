@@ -54,7 +54,7 @@ def test_the_default_still_measures_batch_1_and_32():
     (["--latency", "99999999999999999999999"], "--latency must be"),
     (["--latency", "\u00b2"], "--latency must be"),
     (["--latency", "1", "--batch", "4"], "Give --latency or --batch, not both"),
-    (["--batch", "-1"], "--batch must be >= 0"),
+    (["--batch", "-1"], "--batch must be an int in [0, 4096]"),
     (["--latency-repeats", "0"], "--latency-repeats must be an int >= 1"),
     (["--latency-seconds", "0"], "--latency-seconds must be a number > 0"),
     (["--latency-seconds", "nan"], "--latency-seconds must be a number > 0"),
