@@ -154,4 +154,5 @@ def _from_run_dir(args: argparse.Namespace) -> tuple[dict[str, Any] | None, str 
                                     f"'archsearch show {run_dir}', then finish the search.")
     keep = ("space", "channels", "cells", "space_args", "dataset", "data_dir", "data_path", "val_fraction",
             "image_size", "seed", "device", "threads", "batch_size", "weight_decay")
-    return {k: config[k] for k in keep if k in config}, args.arch or (best and best.arch)
+    return ({k: config[k] for k in keep if k in config},
+            args.arch or (best.arch if best is not None else None))

@@ -72,6 +72,8 @@ class StoreLock:
 
     def _holder(self) -> str:
         """Who holds the lock, as written in its file (the latest holder)."""
+        if self._fd is None:
+            return "pid unknown"
         try:
             pid, _, what = os.pread(self._fd, 200, 0).decode(errors="replace").strip().partition(" ")
         except OSError:

@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Container, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,13 @@ __all__ = ["SQLiteStore", "SCHEMA_VERSION"]
 SCHEMA_VERSION = 2
 _UPGRADABLE = (1,)  # older versions that the schema script upgrades additively
 _BUSY_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class _Corrupt:
+    """A reported value that is not a number: its trial's row is unreadable."""
+
+    value: Any
 
 
 class SQLiteStore:
@@ -317,10 +325,11 @@ class SQLiteStore:
             self.unreadable[trial_id] = experiment_id
             print(f"archsearch: warning: {why} It is skipped.", file=sys.stderr)
 
-    def _reports(self, trial_ids: list[int]) -> dict[int, dict[int, float]]:
+    def _reports(self, trial_ids: list[int]) -> dict[int, dict[int, float] | _Corrupt]:
+        """Each trial's reported values by step, or what made them unreadable."""
         if not trial_ids:
             return {}
-        out: dict[int, dict[int, float]] = {}
+        out: dict[int, dict[int, float] | _Corrupt] = {}
         for start in range(0, len(trial_ids), 500):  # SQLite takes a bounded number of ?s
             chunk = trial_ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
@@ -330,10 +339,13 @@ class SQLiteStore:
                 tuple(chunk),
             )
             for trial_id, step, value in rows:
+                held = out.setdefault(trial_id, {})
+                if isinstance(held, _Corrupt):
+                    continue
                 try:
-                    out.setdefault(trial_id, {})[int(step)] = float(value)
+                    held[int(step)] = float(value)
                 except (TypeError, ValueError):  # that trial's row is reported unreadable
-                    out[trial_id] = {"corrupt": value}  # type: ignore[dict-item]
+                    out[trial_id] = _Corrupt(value)
         return out
 
     def _decode(self, text: Any, what: str) -> Any:
@@ -343,10 +355,10 @@ class SQLiteStore:
         except (TypeError, ValueError, RecursionError) as err:
             raise StoreError(f"Store {self.path} holds corrupt {what}: {err}.") from None
 
-    def _trial_of(self, row: tuple[Any, ...], reports: dict[int, float]) -> FrozenTrial:
+    def _trial_of(self, row: tuple[Any, ...], reports: dict[int, float] | _Corrupt) -> FrozenTrial:
         try:
-            if "corrupt" in reports:
-                raise ValueError(f"a report's value is {reports['corrupt']!r}")
+            if isinstance(reports, _Corrupt):
+                raise ValueError(f"a report's value is {reports.value!r}")
             return self._to_trial(row, reports)
         except (TypeError, ValueError, AttributeError, RecursionError) as err:
             raise StoreError(f"Store {self.path} holds a corrupt trial (id {row[0]}): "
