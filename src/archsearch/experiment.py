@@ -12,10 +12,13 @@ import contextlib
 import hashlib
 import json
 import math
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any, Literal
 
 from archsearch._utils.seeding import rng_for
@@ -67,6 +70,7 @@ class Experiment:
     def __init__(self, name: str, space: SearchSpace, strategy: Strategy,
                  evaluator: Evaluator, store: Store, experiment_id: int, seed: int,
                  objective: Objective, pruner: Pruner | None = None) -> None:
+        self._pressed: list[int] = []  # Ctrl-C noted during run()
         self.name = name
         self.space = space
         self.strategy = strategy
@@ -216,7 +220,8 @@ class Experiment:
         self._seconds_done = self.seconds_spent() if max_seconds is not None else 0.0
         if max_seconds is not None and self._seconds_done >= max_seconds:
             return
-        with _locked(self._lock_path):
+        with _locked(self._lock_path), _ctrl_c_never_lost() as pressed:
+            self._pressed = pressed
             self._run(n_trials, timeout, catch, callbacks, backend, max_retries, max_epochs,
                       max_seconds, full, spent)
 
@@ -253,6 +258,7 @@ class Experiment:
                 if not running:
                     return
                 for outcome in backend.poll(timeout=1.0):
+                    self._raise_if_pressed()
                     trial, arch = running.pop(outcome.trial_id)
                     if outcome.lost and attempts.get(arch.key, 0) < max_retries:
                         # retried: not finished, so it spends none of the budget of trials
@@ -270,6 +276,7 @@ class Experiment:
                         raise outcome.exception
                     for callback in callbacks:
                         callback(self, finished)
+                self._raise_if_pressed()
         except BaseException as err:
             why = ("interrupted by the user" if isinstance(err, (KeyboardInterrupt, SystemExit))
                    else f"the search stopped: {err!r}")
@@ -280,6 +287,10 @@ class Experiment:
             self._started.clear()
             self._max_seconds = None
             backend.close()
+
+    def _raise_if_pressed(self) -> None:
+        if self._pressed:
+            raise KeyboardInterrupt
 
     def _full_epochs(self, max_epochs: int | None) -> int:
         """Epochs one full trial costs, checked when a budget of epochs is given."""
@@ -495,3 +506,29 @@ def _mismatch(name: str, path: str, was: Any, now: Any) -> None:
         f"Cannot resume {name!r}: {path} was {was!r}, now {now!r}. Identity settings must "
         "match; use a new name or run directory to search with other settings."
     )
+
+
+@contextlib.contextmanager
+def _ctrl_c_never_lost() -> Iterator[list[int]]:
+    """Ctrl-C raises KeyboardInterrupt at once, as usual, and is also noted, so that the search
+    loop raises it again at its next check: Python swallows an exception raised while a
+    destructor runs (a pipe or a process object collected just then), and a Ctrl-C landing
+    there would be lost, leaving the driver waiting on its workers.
+
+    Only in the main thread, and only over Python's own handler (a program's own is kept).
+    """
+    pressed: list[int] = []
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield pressed
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        pressed.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -179,3 +179,33 @@ def test_a_strategy_stuck_on_one_architecture_gets_new_ones():
     exp.run(n_trials=20)
     keys = [t.key for t in exp.trials()]
     assert len(keys) == 20 and len(set(keys)) == 20
+
+
+class _SignalsInItsDestructor:
+    """Stands for a pipe or process object that happens to be collected as Ctrl-C comes."""
+
+    def __del__(self):
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGINT)
+        sum(range(1000))  # the handler runs here, and Python ignores what a destructor raises
+
+
+def test_a_ctrl_c_swallowed_by_a_destructor_still_stops_the_search():
+    from archsearch.testing import FaultInjector
+
+    space = archsearch.create_space("nb201", channels=4, cells_per_stage=1)
+    exp = Experiment.create("c", space, archsearch.create_strategy("random"),
+                            FaultInjector(delay=0.01), store=":memory:")
+
+    def collect_at_trial_2(e, trial):
+        if trial.number == 2:
+            _SignalsInItsDestructor()  # made and collected at once
+
+    with pytest.raises(KeyboardInterrupt):
+        exp.run(n_trials=6, callbacks=[collect_at_trial_2])
+    assert len(exp.trials()) == 3  # stopped where it was pressed, not after all six
+    import signal
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
