@@ -30,6 +30,18 @@ def nb201_table() -> Path:
     return NB201_TABLE
 
 
+@pytest.fixture
+def ctrl_c():
+    """Python's own Ctrl-C handler for the test: a process started in the background by a
+    shell without job control inherits SIGINT ignored, and then a SIGINT sent in a test
+    would do nothing and the test would wait for it for ever."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def cli(*args, check=True):
     """Run ``archsearch ARGS`` in a subprocess; raise with its output if it fails and ``check``."""
     proc = subprocess.run([sys.executable, "-m", "archsearch", *args], capture_output=True,

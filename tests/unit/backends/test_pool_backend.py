@@ -193,7 +193,7 @@ def test_inline_time_limit_and_bad_backend_settings():
         PoolBackend(2, trial_timeout=0)
 
 
-def test_ctrl_c_in_the_driver_marks_running_trials_interrupted(tmp_path):
+def test_ctrl_c_in_the_driver_marks_running_trials_interrupted(tmp_path, ctrl_c):
     store = SQLiteStore(tmp_path / "s.db")
     exp = _experiment(FaultInjector({0: "hang"}), store=store)
 

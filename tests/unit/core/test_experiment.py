@@ -192,7 +192,7 @@ class _SignalsInItsDestructor:
         sum(range(1000))  # the handler runs here, and Python ignores what a destructor raises
 
 
-def test_a_ctrl_c_swallowed_by_a_destructor_still_stops_the_search():
+def test_a_ctrl_c_swallowed_by_a_destructor_still_stops_the_search(ctrl_c):
     from archsearch.testing import FaultInjector
 
     space = archsearch.create_space("nb201", channels=4, cells_per_stage=1)
