@@ -7,6 +7,8 @@ normalisation. Nothing in it is pickled code.
 
 from __future__ import annotations
 
+import math
+
 import re
 from pathlib import Path
 from typing import Any
@@ -151,6 +153,13 @@ def load_model(path: str | Path) -> nn.Module:
         if not isinstance(payload.get(key), kind) or isinstance(payload.get(key), bool):
             raise CheckpointError(f"Checkpoint {path}: field {key!r} must be a {kind.__name__}. "
                                   f"Got {type(payload.get(key)).__name__}.")
+    for key in ("mean", "std"):  # the normalisation, per channel; absent in older files
+        value = payload.get(key, [])
+        if not (isinstance(value, list) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                for v in value)):
+            raise CheckpointError(f"Checkpoint {path}: field {key!r} must be a list of finite "
+                                  f"numbers (one per channel). Got {str(value)[:60]}.")
     space = create_space(payload["space"], **payload["space_config"])
     arch = space.parse(payload["arch"])
     _check_weights_fit(path, space, arch, payload)

@@ -76,3 +76,13 @@ def test_weights_of_another_architecture(saved, tmp_path):
     torch.save(payload, other)
     with pytest.raises(CheckpointError, match="do not fit"):
         archsearch.load_model(other)
+
+
+@pytest.mark.parametrize("mean", [None, "0.5", [float("nan")], [True], {"a": 1}])
+def test_a_malformed_normalisation_is_one_line(saved, mean):
+    path, _ = saved
+    payload = torch.load(path, weights_only=True)
+    payload["mean"] = mean
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="field 'mean' must be a list of finite numbers"):
+        archsearch.load_model(path)

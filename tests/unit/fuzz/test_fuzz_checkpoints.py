@@ -62,8 +62,7 @@ def load_both(kind: str, path: Path) -> None:
     outcome(kind, lambda: load_checkpoint(path), CheckpointError)
     result = outcome(kind + "-model", lambda: load_model(path))
     if result is not None:
-        model, arch = result
-        assert isinstance(model, torch.nn.Module) and str(arch)
+        assert isinstance(result, torch.nn.Module) and str(result.arch)
 
 
 @fuzz(150)
