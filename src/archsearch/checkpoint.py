@@ -8,7 +8,6 @@ normalisation. Nothing in it is pickled code.
 from __future__ import annotations
 
 import math
-
 import re
 from pathlib import Path
 from typing import Any
